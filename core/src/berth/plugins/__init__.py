@@ -1,0 +1,78 @@
+"""The public plugin API of berth: the only part of core a plugin may import.
+
+A plugin module decorates hook implementations with :data:`hookimpl`, returns spec records
+from the registration hooks, and implements a driver contract (an ABC from
+:mod:`berth.plugins.contracts`).
+"""
+
+from berth.plugins.contracts import (
+    Change,
+    ChangeKind,
+    EndpointInterface,
+    IpamDriver,
+    IsolationRuntime,
+    JoinInfo,
+    Manifest,
+    NetworkDriver,
+    ProcessIO,
+    RegistryClient,
+    ResolvedReference,
+    RuntimeState,
+    StorageDriver,
+    SupportsLiveRestore,
+    SupportsQuota,
+    VolumeDriver,
+    VolumeInfo,
+)
+from berth.plugins.markers import hookimpl, hookspec
+from berth.plugins.specs import (
+    KINDS,
+    AnySpec,
+    DriverKind,
+    IsolationRuntimeSpec,
+    NetworkDriverSpec,
+    PluginContext,
+    ProbeResult,
+    RegistryClientSpec,
+    StorageDriverSpec,
+    VolumeDriverSpec,
+    not_implemented_probe,
+)
+
+#: Entry-point groups, versioned: a plugin registers its module under one of these.
+ENTRY_POINT_GROUPS: dict[DriverKind, str] = {kind: f"berth.{kind}.v1" for kind in KINDS}
+ENTRY_POINT_GROUPS["extension"] = "berth.extensions.v1"
+
+__all__ = [
+    "ENTRY_POINT_GROUPS",
+    "KINDS",
+    "AnySpec",
+    "Change",
+    "ChangeKind",
+    "DriverKind",
+    "EndpointInterface",
+    "IpamDriver",
+    "IsolationRuntime",
+    "IsolationRuntimeSpec",
+    "JoinInfo",
+    "Manifest",
+    "NetworkDriver",
+    "NetworkDriverSpec",
+    "PluginContext",
+    "ProbeResult",
+    "ProcessIO",
+    "RegistryClient",
+    "RegistryClientSpec",
+    "ResolvedReference",
+    "RuntimeState",
+    "StorageDriver",
+    "StorageDriverSpec",
+    "SupportsLiveRestore",
+    "SupportsQuota",
+    "VolumeDriver",
+    "VolumeDriverSpec",
+    "VolumeInfo",
+    "hookimpl",
+    "hookspec",
+    "not_implemented_probe",
+]

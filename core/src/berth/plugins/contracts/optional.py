@@ -1,0 +1,21 @@
+"""Optional driver capabilities: small protocols a driver may also implement."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class SupportsQuota(Protocol):
+    """A storage or volume driver that can cap a layer's or volume's size."""
+
+    def set_quota(self, object_id: str, size_bytes: int) -> None: ...
+
+
+@runtime_checkable
+class SupportsLiveRestore(Protocol):
+    """A driver whose objects survive a daemon restart and can be re-adopted."""
+
+    def restore(self, object_ids: list[str]) -> list[str]:
+        """Re-adopt what still exists; return the IDs that could not be restored."""
+        ...

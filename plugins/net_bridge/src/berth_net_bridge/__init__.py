@@ -1,0 +1,1 @@
+"""berth network driver: Linux bridge, veth, IPAM, NAT, ports, DNS"""

@@ -1,0 +1,1 @@
+"""berth registry client: Registry HTTP API v2 / OCI distribution"""
