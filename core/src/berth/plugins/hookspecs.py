@@ -48,7 +48,7 @@ def berth_network_drivers() -> Iterable[NetworkDriverSpec]:  # type: ignore[empt
 
 @hookspec
 def berth_registry_clients() -> Iterable[RegistryClientSpec]:  # type: ignore[empty-body]
-    """Declare registry clients. Called once when core loads an entry point of ``berth.registry.v1``.
+    """Declare registry clients; called once when core loads a ``berth.registry.v1`` plugin.
 
     Example::
 
@@ -60,7 +60,7 @@ def berth_registry_clients() -> Iterable[RegistryClientSpec]:  # type: ignore[em
 
 @hookspec
 def berth_isolation_runtimes() -> Iterable[IsolationRuntimeSpec]:  # type: ignore[empty-body]
-    """Declare isolation backends. Called once when core loads an entry point of ``berth.isolation.v1``.
+    """Declare isolation backends; called once when core loads a ``berth.isolation.v1`` plugin.
 
     Example::
 

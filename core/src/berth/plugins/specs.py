@@ -26,7 +26,14 @@ DriverKind = Literal["storage", "network", "registry", "isolation", "volume", "e
 Scope = Literal["local", "cluster"]
 
 #: Every kind core knows, in the order `plugin ls` shows them.
-KINDS: tuple[DriverKind, ...] = ("storage", "network", "registry", "isolation", "volume", "extension")
+KINDS: tuple[DriverKind, ...] = (
+    "storage",
+    "network",
+    "registry",
+    "isolation",
+    "volume",
+    "extension",
+)
 
 
 @dataclass(frozen=True)

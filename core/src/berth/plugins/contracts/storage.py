@@ -33,7 +33,9 @@ class StorageDriver(abc.ABC):
     """A layer store. Implementations must be safe to call from several threads."""
 
     @abc.abstractmethod
-    def create(self, layer_id: str, parent: str | None, opts: Mapping[str, str] | None = None) -> None:
+    def create(
+        self, layer_id: str, parent: str | None, opts: Mapping[str, str] | None = None
+    ) -> None:
         """Create a read-only layer on top of ``parent`` (``None`` for a base layer)."""
 
     @abc.abstractmethod

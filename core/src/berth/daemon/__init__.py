@@ -1,0 +1,1 @@
+"""berthd: the HTTP server speaking the Docker Engine API, and its routers."""

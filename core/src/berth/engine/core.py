@@ -1,0 +1,267 @@
+"""The engine object: configuration, plugins, chosen drivers and events, for the API to use."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import berth
+from berth.engine import hostinfo
+from berth.engine.config import DaemonConfig
+from berth.engine.events import Event, EventBus
+from berth.engine.pluginhost import ACTIVE, ERROR, READY, UNSUPPORTED, PluginHost, PluginPolicy
+from berth.engine.selection import Selection, select_isolation, select_storage
+from berth.engine.statefile import read_text_or, write_atomic
+from berth.plugins import DriverKind
+
+API_VERSION = "1.44"
+MIN_API_VERSION = "1.24"
+
+
+class Engine:
+    """Everything berthd holds that is not HTTP; built by :meth:`start`, freed by :meth:`stop`."""
+
+    def __init__(self, config: DaemonConfig, log: Any) -> None:
+        self.config = config
+        self.log = log
+        policy = config["plugins"]
+        self.plugins = PluginHost(
+            config.data_root,
+            config.exec_root,
+            PluginPolicy(tuple(policy["allow"]), tuple(policy["disabled"])),
+            log,
+            options={"storage": dict(o.split("=", 1) for o in config["storage-opts"])},
+        )
+        self.events = EventBus(on_event=self._tell_plugins)
+        self.storage = Selection("storage", None)
+        self.isolation = Selection("isolation", None)
+        self.storage_driver: Any = None
+        self.warnings: list[str] = []
+        self.started_at = time.time()
+        self.id = ""
+
+    def _tell_plugins(self, event: Event) -> None:
+        self.plugins.hooks.event(event.type, event.action, event.actor_id, event.attributes)
+
+    def start(self) -> None:
+        """Discover plugins and choose drivers; raises PluginError when a chosen one cannot work."""
+        self.id = self._engine_id()
+        host = self.plugins
+        host.discover()
+        self.storage = select_storage(host, self.config["storage-driver"], self.config.data_root)
+        if self.storage.record is not None:
+            self.storage_driver = host.build(self.storage.record)
+        else:
+            self.warnings.append(
+                f"WARNING: {self.storage.summary()}; images and containers "
+                "are unavailable until a storage driver can work here"
+            )
+        self.isolation = select_isolation(host, self.config["default-runtime"])
+        if self.isolation.record is not None:
+            host.build(self.isolation.record)
+        else:
+            self.warnings.append(f"WARNING: {self.isolation.summary()}; containers cannot run")
+        many: tuple[DriverKind, ...] = ("network", "registry", "volume", "extension")
+        for kind in many:
+            for name in host.names(kind):
+                host.load_and_probe(kind, name)
+        for record in host.all_records():
+            unusable = record.status == ERROR or (
+                record.status == UNSUPPORTED and record.kind != "storage"
+            )
+            if unusable:
+                self.warnings.append(
+                    f"WARNING: {record.kind} plugin {record.name!r} is {record.status}: "
+                    f"{record.reason}"
+                )
+            if record.status in (READY, ACTIVE):
+                self.events.emit(
+                    "plugin", "enable", record.plugin_id, name=record.name, kind=record.kind
+                )
+        for warning in self.warnings:
+            self.log.warning("engine.degraded", detail=warning)
+
+    def stop(self) -> None:
+        driver = self.storage_driver
+        if driver is not None:
+            try:
+                driver.cleanup()
+            except Exception:
+                self.log.exception("storage.cleanup_failed")
+
+    def _engine_id(self) -> str:
+        """A stable ID for this data root (Docker's info ``ID``), made on first start."""
+        path = self.config.data_root / "engine-id"
+        existing = read_text_or(path, "").strip()
+        if existing:
+            return existing
+        new_id = str(uuid.uuid4())
+        write_atomic(path, new_id.encode() + b"\n")
+        return new_id
+
+    # --- API views ------------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        os_name, _ = hostinfo.operating_system()
+        python = platform.python_version()
+        details = {
+            "ApiVersion": API_VERSION,
+            "Arch": hostinfo.go_arch(),
+            "BuildTime": "",
+            "Experimental": str(self.config["experimental"]).lower(),
+            "GitCommit": "",
+            "GoVersion": f"python{python}",
+            "KernelVersion": hostinfo.kernel_version(),
+            "MinAPIVersion": MIN_API_VERSION,
+            "Os": "linux",
+        }
+        return {
+            "Platform": {"Name": "Berth Engine"},
+            "Components": [
+                {"Name": "Engine", "Version": berth.__version__, "Details": details},
+                *(
+                    {
+                        "Name": f"{r.kind}/{r.name}",
+                        "Version": r.version,
+                        "Details": {"Distribution": r.distribution},
+                    }
+                    for r in self.plugins.all_records()
+                    if r.selected
+                ),
+            ],
+            "Version": berth.__version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": f"python{python}",
+            "Os": "linux",
+            "Arch": hostinfo.go_arch(),
+            "KernelVersion": hostinfo.kernel_version(),
+            "Experimental": bool(self.config["experimental"]),
+            "BuildTime": "",
+            "PythonVersion": sys.version.split()[0],
+            "OsName": os_name,
+        }
+
+    def _plugin_names(self, kind: str) -> list[str]:
+        records = self.plugins.records[kind]  # type: ignore[index]
+        return [r.name for r in records.values() if r.status in (READY, ACTIVE)]
+
+    def info(self) -> dict[str, Any]:
+        os_name, os_version = hostinfo.operating_system()
+        driver_status: list[list[str]] = []
+        if self.storage_driver is not None:
+            try:
+                driver_status = [list(pair) for pair in self.storage_driver.status()]
+            except Exception as exc:
+                driver_status = [["Error", str(exc)]]
+        elif self.storage.skipped:
+            driver_status = [[name, reason] for name, reason in self.storage.skipped.items()]
+        runtimes: Mapping[str, Any] = {
+            name: {"path": name} for name in self._plugin_names("isolation")
+        }
+        runtimes = {**runtimes, **self.config["runtimes"]}
+        cgroup_version = hostinfo.cgroup_version()
+        return {
+            "ID": self.id,
+            "Containers": 0,
+            "ContainersRunning": 0,
+            "ContainersPaused": 0,
+            "ContainersStopped": 0,
+            "Images": 0,
+            "Driver": self.storage.name or "none",
+            "DriverStatus": driver_status,
+            "Plugins": {
+                "Volume": self._plugin_names("volume"),
+                "Network": self._plugin_names("network"),
+                "Authorization": None,
+                "Log": ["json-file", "local"],
+            },
+            "MemoryLimit": True,
+            "SwapLimit": True,
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "IPv4Forwarding": _ip_forwarding(),
+            "BridgeNfIptables": False,
+            "BridgeNfIp6tables": False,
+            "Debug": bool(self.config["debug"]),
+            "NFd": _open_fds(),
+            "OomKillDisable": False,
+            "NGoroutines": 0,
+            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
+            "LoggingDriver": self.config["log-driver"],
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": cgroup_version,
+            "NEventsListener": 0,
+            "KernelVersion": hostinfo.kernel_version(),
+            "OperatingSystem": os_name,
+            "OSVersion": os_version,
+            "OSType": "linux",
+            "Architecture": platform.machine(),
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {
+                "AllowNondistributableArtifactsCIDRs": None,
+                "AllowNondistributableArtifactsHostnames": None,
+                "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+                "IndexConfigs": {
+                    "docker.io": {
+                        "Name": "docker.io",
+                        "Mirrors": self.config["registry-mirrors"],
+                        "Secure": True,
+                        "Official": True,
+                    },
+                },
+                "Mirrors": self.config["registry-mirrors"],
+            },
+            "NCPU": hostinfo.cpu_count(),
+            "MemTotal": hostinfo.mem_total(),
+            "GenericResources": None,
+            "DockerRootDir": str(self.config.data_root),
+            "HttpProxy": "",
+            "HttpsProxy": "",
+            "NoProxy": "",
+            "Name": hostinfo.hostname(),
+            "Labels": self.config["labels"],
+            "ExperimentalBuild": bool(self.config["experimental"]),
+            "ServerVersion": berth.__version__,
+            "Runtimes": runtimes,
+            "DefaultRuntime": self.config["default-runtime"] or self.isolation.name or "none",
+            "Swarm": {
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": None,
+            },
+            "LiveRestoreEnabled": bool(self.config["live-restore"]),
+            "Isolation": "",
+            "InitBinary": "",
+            "ContainerdCommit": {"ID": ""},
+            "RuncCommit": {"ID": ""},
+            "InitCommit": {"ID": ""},
+            "SecurityOptions": [],  # seccomp and user namespaces arrive with the containers issue
+            "CDISpecDirs": [],
+            "Warnings": list(self.warnings),
+            "BerthPlugins": [r.to_json() for r in self.plugins.all_records()],
+        }
+
+
+def _ip_forwarding() -> bool:
+    return read_text_or("/proc/sys/net/ipv4/ip_forward", "0").strip() == "1"
+
+
+def _open_fds() -> int:
+    import os
+
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
