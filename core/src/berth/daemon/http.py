@@ -382,7 +382,7 @@ class Connection:
             head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
             self.writer.write(head.encode("latin-1"))
             await self.writer.drain()
-            initial = b""
+            initial, _closed = self.h11.trailing_data  # bytes that followed the request
         await response.handler(RawStream(self.reader, self.writer, bytes(initial)))
         with contextlib.suppress(Exception):
             await self.writer.drain()

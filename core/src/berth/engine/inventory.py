@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from berth.engine.config import load_config
 from berth.engine.errors import ConfigError
+from berth.engine.logging import configure_logging, get_logger
 from berth.engine.pluginhost import PluginHost, PluginPolicy
 
 
@@ -25,12 +25,12 @@ def local_inventory() -> list[dict[str, object]]:
         print(f"warning: {exc}", file=sys.stderr)
         data_root, exec_root = Path("/var/lib/berth"), Path("/run/berth")
         policy = {"allow": [], "disabled": []}
-    logging.disable(logging.WARNING)  # the listing itself says what failed
+    configure_logging("fatal", "console")  # the listing itself says what failed
     host = PluginHost(
         data_root,
         exec_root,
         PluginPolicy(tuple(policy["allow"]), tuple(policy["disabled"])),
-        logging.getLogger("berth.inventory"),
+        get_logger("berth.inventory"),
     )
     host.discover()
     host.load_all()
