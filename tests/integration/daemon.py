@@ -30,7 +30,9 @@ def ping(sock: Path, timeout: float = 1.0) -> bool:
         return False
 
 
-def request(sock: Path, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+def request(
+    sock: Path, method: str, path: str, body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request over the socket (Connection: close); returns status, headers, body."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(10)
@@ -98,11 +100,16 @@ class Daemon:
     def command(self, *extra: str) -> list[str]:
         return [
             *BERTHD,
-            "-H", self.host,
-            "--data-root", str(self.data_root),
-            "--exec-root", str(self.exec_root),
-            "--config-file", str(self.config_file),
-            "--log-format", "json",
+            "-H",
+            self.host,
+            "--data-root",
+            str(self.data_root),
+            "--exec-root",
+            str(self.exec_root),
+            "--config-file",
+            str(self.config_file),
+            "--log-format",
+            "json",
             *self.args,
             *extra,
         ]
@@ -150,7 +157,10 @@ class Daemon:
         full_env = {**self.env, "BERTH_HOST": self.host, **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "berth.cli.main", *args],
-            env=full_env, capture_output=True, text=True, timeout=timeout,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def cleanup(self) -> None:

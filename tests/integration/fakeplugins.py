@@ -6,12 +6,12 @@ from pathlib import Path
 
 from berth.testing.fake_dist import make_fake_distribution
 
-BROKEN = '''
+BROKEN = """
 raise RuntimeError("this plugin is broken on purpose")
-'''
+"""
 
 # Writes a marker when imported, so a test can prove a disabled plugin was never imported.
-MARKER = '''
+MARKER = """
 import os
 from pathlib import Path
 from berth.plugins import NetworkDriverSpec, ProbeResult, hookimpl
@@ -22,10 +22,10 @@ Path(os.environ["BERTH_TEST_MARKER"]).write_text("imported")
 def berth_network_drivers():
     return [NetworkDriverSpec(name="marker", factory=lambda ctx: None,
                               probe=lambda ctx: ProbeResult.unsupported("only a marker"))]
-'''
+"""
 
 # A storage driver that works (a directory per layer) so selection and build can be seen.
-WORKING_STORAGE = '''
+WORKING_STORAGE = """
 import shutil
 from pathlib import Path
 from berth.plugins import StorageDriver, StorageDriverSpec, ProbeResult, hookimpl
@@ -52,42 +52,76 @@ class DirDriver(StorageDriver):
 @hookimpl
 def berth_storage_drivers():
     return [StorageDriverSpec(name="dirs", factory=DirDriver, probe=lambda ctx: ProbeResult.ok())]
-'''
+"""
 
-UNSUPPORTED_STORAGE = '''
+UNSUPPORTED_STORAGE = """
 from berth.plugins import StorageDriverSpec, ProbeResult, hookimpl
 
 @hookimpl
 def berth_storage_drivers():
     return [StorageDriverSpec(name="picky", factory=lambda ctx: None,
                               probe=lambda ctx: ProbeResult.unsupported("needs a frobnicator device"))]
-'''
+"""
 
-WRONG_NAME = '''
+WRONG_NAME = """
 from berth.plugins import VolumeDriverSpec, ProbeResult, hookimpl
 
 @hookimpl
 def berth_volume_drivers():
     return [VolumeDriverSpec(name="something-else", factory=lambda ctx: None,
                              probe=lambda ctx: ProbeResult.ok())]
+"""
+
+
+# An extension that records the daemon lifecycle hooks in files.
+LIFECYCLE = '''
+import os
+from pathlib import Path
+from berth.plugins import hookimpl
+
+def _note(line):
+    with open(Path(os.environ["BERTH_TEST_MARKER"]).with_name("lifecycle"), "a") as f:
+        f.write(line + "\\n")
+
+@hookimpl
+def berth_daemon_started(info):
+    _note("started " + info["Driver"])
+
+@hookimpl
+def berth_daemon_stopping():
+    _note("stopping")
 '''
 
 
 def install_fakes(root: Path) -> Path:
     """Write every fake distribution under ``root``; put ``root`` on PYTHONPATH to install."""
     fakes = {
-        "fake-broken": ({"berth.network.v1": {"broken": "fake_broken.plugin"}},
-                        {"fake_broken.plugin": BROKEN}),
-        "fake-dup-vfs": ({"berth.storage.v1": {"vfs": "fake_dup_vfs.plugin"}},
-                         {"fake_dup_vfs.plugin": UNSUPPORTED_STORAGE}),
-        "fake-marker": ({"berth.network.v1": {"marker": "fake_marker.plugin"}},
-                        {"fake_marker.plugin": MARKER}),
-        "fake-dirs": ({"berth.storage.v1": {"dirs": "fake_dirs.plugin"}},
-                      {"fake_dirs.plugin": WORKING_STORAGE}),
-        "fake-picky": ({"berth.storage.v1": {"picky": "fake_picky.plugin"}},
-                       {"fake_picky.plugin": UNSUPPORTED_STORAGE}),
-        "fake-wrong-name": ({"berth.volume.v1": {"wrongname": "fake_wrong_name.plugin"}},
-                            {"fake_wrong_name.plugin": WRONG_NAME}),
+        "fake-broken": (
+            {"berth.network.v1": {"broken": "fake_broken.plugin"}},
+            {"fake_broken.plugin": BROKEN},
+        ),
+        "fake-dup-vfs": (
+            {"berth.storage.v1": {"vfs": "fake_dup_vfs.plugin"}},
+            {"fake_dup_vfs.plugin": UNSUPPORTED_STORAGE},
+        ),
+        "fake-marker": (
+            {"berth.network.v1": {"marker": "fake_marker.plugin"}},
+            {"fake_marker.plugin": MARKER},
+        ),
+        "fake-dirs": (
+            {"berth.storage.v1": {"dirs": "fake_dirs.plugin"}},
+            {"fake_dirs.plugin": WORKING_STORAGE},
+        ),
+        "fake-picky": (
+            {"berth.storage.v1": {"picky": "fake_picky.plugin"}},
+            {"fake_picky.plugin": UNSUPPORTED_STORAGE},
+        ),
+        "fake-lifecycle": ({"berth.extensions.v1": {"lifecycle": "fake_lifecycle.plugin"}},
+                           {"fake_lifecycle.plugin": LIFECYCLE}),
+        "fake-wrong-name": (
+            {"berth.volume.v1": {"wrongname": "fake_wrong_name.plugin"}},
+            {"fake_wrong_name.plugin": WRONG_NAME},
+        ),
     }
     for dist, (entry_points, modules) in fakes.items():
         make_fake_distribution(root, dist, "1.2.3", entry_points, modules)

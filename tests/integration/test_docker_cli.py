@@ -38,7 +38,11 @@ def test_info_shows_storage_driver_and_plugins(berthd: Daemon) -> None:
     assert result.returncode == 0, result.stderr
     assert "Storage Driver: " in result.stdout
     assert f"Docker Root Dir: {berthd.data_root}" in result.stdout
-    assert "Storage Driver: " + json.loads(docker(berthd, "info", "--format", "{{json .Driver}}").stdout) in result.stdout
+    assert (
+        "Storage Driver: "
+        + json.loads(docker(berthd, "info", "--format", "{{json .Driver}}").stdout)
+        in result.stdout
+    )
     # docker info prints the daemon's warnings: unusable plugins are named there.
     assert "bridge" in result.stderr
     status, _, body = request(berthd.sock, "GET", "/v1.44/info")
@@ -46,8 +50,12 @@ def test_info_shows_storage_driver_and_plugins(berthd: Daemon) -> None:
     info = json.loads(body)
     # Every installed plugin is listed with its status, and none is silently missing.
     listed = {(p["Kind"], p["Name"]): p["Status"] for p in info["BerthPlugins"]}
-    for expected in [("storage", "overlay"), ("storage", "vfs"), ("network", "bridge"),
-                     ("registry", "hub")]:
+    for expected in [
+        ("storage", "overlay"),
+        ("storage", "vfs"),
+        ("network", "bridge"),
+        ("registry", "hub"),
+    ]:
         assert expected in listed
     driver = info["Driver"]
     if driver == "none":  # no driver can work yet: each one's reason is in DriverStatus
@@ -62,7 +70,10 @@ def test_system_events_streams_live(berthd: Daemon) -> None:
     env = {**berthd.env, "DOCKER_HOST": berthd.host, "DOCKER_CONFIG": str(berthd.root / "dcfg")}
     proc = subprocess.Popen(
         ["docker", "system", "events", "--format", "{{json .}}", "--filter", "type=daemon"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(1.0)  # let the CLI subscribe
@@ -80,7 +91,9 @@ def test_system_events_streams_live(berthd: Daemon) -> None:
 def test_events_since_until_replays_history(berthd: Daemon) -> None:
     # Plugin load events are in the history from start-up; a bounded query ends by itself.
     now = str(int(time.time()) + 1)
-    result = docker(berthd, "events", "--since", "0", "--until", now, "--format", "{{.Type}} {{.Action}}")
+    result = docker(
+        berthd, "events", "--since", "0", "--until", now, "--format", "{{.Type}} {{.Action}}"
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert all(line.split()[0] in ("plugin", "daemon") for line in lines)

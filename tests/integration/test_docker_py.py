@@ -45,3 +45,19 @@ def test_too_new_api_version_is_400(berthd: Daemon) -> None:
         assert "client version 1.99 is too new" in str(caught.value)
     finally:
         c.close()
+
+
+def test_tcp_listener_serves_docker_py(fresh_daemon: Daemon) -> None:
+    import socket as socket_module
+
+    with socket_module.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fresh_daemon.args = ["-H", f"tcp://127.0.0.1:{port}"]
+    fresh_daemon.start()
+    c = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", version="auto", timeout=10)
+    try:
+        assert c.ping() is True
+        assert c.version()["ApiVersion"] == "1.44"
+    finally:
+        c.close()

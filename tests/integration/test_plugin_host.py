@@ -136,3 +136,13 @@ def test_chosen_driver_whose_probe_fails_refuses(daemon_with_fakes: Daemon) -> N
 def test_chosen_duplicate_driver_refuses_naming_both(daemon_with_fakes: Daemon) -> None:
     message = refusal(daemon_with_fakes, "--storage-driver", "vfs")
     assert "berth-storage-vfs" in message and "fake-dup-vfs" in message
+
+
+def test_extension_hears_daemon_started_and_stopping(daemon_with_fakes: Daemon) -> None:
+    daemon_with_fakes.args = ["--storage-driver", "dirs"]
+    daemon_with_fakes.start()
+    lifecycle = daemon_with_fakes.root / "lifecycle"
+    assert lifecycle.read_text() == "started dirs\n"
+    assert plugins_of(daemon_with_fakes)[("extension", "lifecycle")]["Status"] == "ready"
+    assert daemon_with_fakes.stop() == 0
+    assert lifecycle.read_text() == "started dirs\nstopping\n"

@@ -90,7 +90,7 @@ def _hosts(key: str, value: Any) -> list[str]:
             _, _, port = host[len("tcp://") :].rpartition(":")
             if not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"{key}: {host!r} needs a port, e.g. tcp://127.0.0.1:2375")
-    return hosts
+    return list(dict.fromkeys(hosts))  # the same address twice is one listener
 
 
 def _key_values(key: str, value: Any) -> list[str]:
