@@ -46,7 +46,8 @@ class DirDriver(StorageDriver):
     def changes(self, layer_id, parent): return []
     def apply_diff(self, layer_id, parent, diff): return 0
     def diff_size(self, layer_id, parent): return 0
-    def status(self): return [("Backing Filesystem", "test"), ("Layers", str(len(list(self.root.iterdir()))))]
+    def status(self):
+        return [("Backing Filesystem", "test"), ("Layers", str(len(list(self.root.iterdir()))))]
     def cleanup(self): (self.root / "cleaned-up").write_text("yes")
 
 @hookimpl
@@ -60,7 +61,9 @@ from berth.plugins import StorageDriverSpec, ProbeResult, hookimpl
 @hookimpl
 def berth_storage_drivers():
     return [StorageDriverSpec(name="picky", factory=lambda ctx: None,
-                              probe=lambda ctx: ProbeResult.unsupported("needs a frobnicator device"))]
+                              probe=lambda ctx: ProbeResult.unsupported(NEED))]
+
+NEED = "needs a frobnicator device"
 """
 
 WRONG_NAME = """
@@ -74,7 +77,7 @@ def berth_volume_drivers():
 
 
 # An extension that records the daemon lifecycle hooks in files.
-LIFECYCLE = '''
+LIFECYCLE = """
 import os
 from pathlib import Path
 from berth.plugins import hookimpl
@@ -90,7 +93,7 @@ def berth_daemon_started(info):
 @hookimpl
 def berth_daemon_stopping():
     _note("stopping")
-'''
+"""
 
 
 def install_fakes(root: Path) -> Path:
@@ -116,8 +119,10 @@ def install_fakes(root: Path) -> Path:
             {"berth.storage.v1": {"picky": "fake_picky.plugin"}},
             {"fake_picky.plugin": UNSUPPORTED_STORAGE},
         ),
-        "fake-lifecycle": ({"berth.extensions.v1": {"lifecycle": "fake_lifecycle.plugin"}},
-                           {"fake_lifecycle.plugin": LIFECYCLE}),
+        "fake-lifecycle": (
+            {"berth.extensions.v1": {"lifecycle": "fake_lifecycle.plugin"}},
+            {"fake_lifecycle.plugin": LIFECYCLE},
+        ),
         "fake-wrong-name": (
             {"berth.volume.v1": {"wrongname": "fake_wrong_name.plugin"}},
             {"fake_wrong_name.plugin": WRONG_NAME},

@@ -89,7 +89,7 @@ def test_enabled_marker_plugin_is_imported(daemon_with_fakes: Daemon) -> None:
 def test_chosen_working_driver_is_built_and_cleaned_up(daemon_with_fakes: Daemon) -> None:
     daemon_with_fakes.args = ["--storage-driver", "dirs"]
     daemon_with_fakes.start()
-    status, _, body = request(daemon_with_fakes.sock, "GET", "/info")
+    _, _, body = request(daemon_with_fakes.sock, "GET", "/info")
     info = json.loads(body)
     assert info["Driver"] == "dirs"
     assert ["Backing Filesystem", "test"] in info["DriverStatus"]
@@ -103,7 +103,7 @@ def test_prior_storage_state_wins_over_priority(daemon_with_fakes: Daemon) -> No
     prior.mkdir(parents=True)
     (prior / "some-layer").mkdir()
     daemon_with_fakes.start()
-    status, _, body = request(daemon_with_fakes.sock, "GET", "/info")
+    _, _, body = request(daemon_with_fakes.sock, "GET", "/info")
     assert json.loads(body)["Driver"] == "dirs"
 
 

@@ -144,7 +144,8 @@ def berth_container_died(container_id: str, exit_code: int, attributes: Mapping[
 
         @hookimpl
         def berth_container_died(container_id, exit_code, attributes):
-            if exit_code: alert(attributes["name"], exit_code)
+            if exit_code:
+                alert(attributes["name"], exit_code)
     """
 
 

@@ -1,12 +1,20 @@
-"""Entry point of the 'bridge' driver: registers its spec with berth's plugin host."""
+"""Entry point of the ``bridge`` network driver: registers its spec with berth's plugin host.
+
+Kept import-light: the daemon imports this module to list and probe drivers, so pyroute2 is
+imported by the driver (through the factory), never here.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterable
 
-from berth.plugins import NetworkDriverSpec, hookimpl, not_implemented_probe
+from berth.plugins import NetworkDriver, NetworkDriverSpec, PluginContext, hookimpl
+
+from berth_net_bridge.probe import NOT_IMPLEMENTED, probe
 
 
-def _factory(ctx: object) -> object:
-    raise NotImplementedError("the bridge driver arrives with the networking issue")
+def create_driver(ctx: PluginContext) -> NetworkDriver:
+    raise NotImplementedError(NOT_IMPLEMENTED)
 
 
 @hookimpl
@@ -14,7 +22,9 @@ def berth_network_drivers() -> Iterable[NetworkDriverSpec]:
     return [
         NetworkDriverSpec(
             name="bridge",
-            factory=_factory,  # type: ignore[arg-type]
-            probe=not_implemented_probe("the bridge driver arrives with the networking issue"),
+            factory=create_driver,
+            probe=probe,
+            description="Linux bridge, veth pairs, IPAM, NAT, published ports and DNS",
+            scope="local",
         )
     ]

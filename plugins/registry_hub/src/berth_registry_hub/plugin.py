@@ -1,12 +1,20 @@
-"""Entry point of the 'hub' driver: registers its spec with berth's plugin host."""
+"""Entry point of the ``hub`` registry client: registers its spec with berth's plugin host.
+
+Kept import-light: the daemon imports this module to list and probe plugins; the client and
+its HTTP stack are imported by the factory, only when a registry is used.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterable
 
-from berth.plugins import RegistryClientSpec, hookimpl, not_implemented_probe
+from berth.plugins import PluginContext, RegistryClient, RegistryClientSpec, hookimpl
+
+from berth_registry_hub.probe import NOT_IMPLEMENTED, probe
 
 
-def _factory(ctx: object) -> object:
-    raise NotImplementedError("the hub client arrives with the registries issue")
+def create_client(ctx: PluginContext) -> RegistryClient:
+    raise NotImplementedError(NOT_IMPLEMENTED)
 
 
 @hookimpl
@@ -14,7 +22,8 @@ def berth_registry_clients() -> Iterable[RegistryClientSpec]:
     return [
         RegistryClientSpec(
             name="hub",
-            factory=_factory,  # type: ignore[arg-type]
-            probe=not_implemented_probe("the hub client arrives with the registries issue"),
+            factory=create_client,
+            probe=probe,
+            description="Registry HTTP API v2 / OCI distribution client (Docker Hub and others)",
         )
     ]

@@ -1,12 +1,20 @@
-"""Entry point of the 'vfs' driver: registers its spec with berth's plugin host."""
+"""Entry point of the ``vfs`` storage driver: registers its spec with berth's plugin host.
+
+Kept import-light: the daemon imports this module to list and probe drivers; the driver itself
+is imported by the factory, only when vfs is selected.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterable
 
-from berth.plugins import StorageDriverSpec, hookimpl, not_implemented_probe
+from berth.plugins import PluginContext, StorageDriver, StorageDriverSpec, hookimpl
+
+from berth_storage_vfs.probe import NOT_IMPLEMENTED, probe
 
 
-def _factory(ctx: object) -> object:
-    raise NotImplementedError("the vfs driver arrives with the images issue")
+def create_driver(ctx: PluginContext) -> StorageDriver:
+    raise NotImplementedError(NOT_IMPLEMENTED)
 
 
 @hookimpl
@@ -14,7 +22,8 @@ def berth_storage_drivers() -> Iterable[StorageDriverSpec]:
     return [
         StorageDriverSpec(
             name="vfs",
-            factory=_factory,  # type: ignore[arg-type]
-            probe=not_implemented_probe("the vfs driver arrives with the images issue"),
+            factory=create_driver,
+            probe=probe,
+            description="plain copies of each layer; works on any file system",
         )
     ]

@@ -1,0 +1,274 @@
+"""Run one benchmark workload for berth and, where they run, for docker and podman.
+
+    python bench/harness.py version -n 20 --warmup 3
+    python bench/harness.py client-startup --json
+    python bench/harness.py --list
+
+Each engine's command runs N times after W warm-up runs (output discarded); the table shows
+median, min and max wall time in ms and the ratio of each median to berth's. docker and podman
+are measured only when installed and answering (`docker info` / `podman info` succeed within a
+few seconds). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads import WORKLOADS, Workload
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+ENGINE_PROBE_TIMEOUT = 8.0
+RUN_TIMEOUT = 120.0
+
+
+@dataclass
+class Result:
+    engine: str
+    argv: list[str]
+    samples_ms: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+
+@dataclass
+class Skipped:
+    engine: str
+    reason: str
+
+
+class BenchError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def placeholders() -> dict[str, str]:
+    berth = VENV_BIN / "berth"
+    python = VENV_BIN / "python"
+    return {
+        "{berth}": str(berth) if berth.exists() else (shutil.which("berth") or "berth"),
+        "{python}": str(python) if python.exists() else sys.executable,
+    }
+
+
+def resolve(argv: tuple[str, ...]) -> list[str]:
+    subst = placeholders()
+    return [subst.get(arg, arg) for arg in argv]
+
+
+def _quick(argv: list[str], timeout: float = ENGINE_PROBE_TIMEOUT) -> tuple[bool, str]:
+    """Run argv quietly; (succeeded, last line of its error output)."""
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"`{' '.join(argv)}` took longer than {timeout:g} s"
+    except OSError as exc:
+        return False, str(exc)
+    lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
+    return done.returncode == 0, (lines[-1] if lines else f"exit status {done.returncode}")
+
+
+def availability(workload: Workload, engine: str, argv: list[str]) -> str | None:
+    """None when the engine can run this workload here, else why not."""
+    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
+        return f"{argv[0]} is not installed"
+    if engine == "berth" and workload.needs:
+        ok, _ = _quick([argv[0], workload.needs, "--help"])
+        if not ok:
+            return f"berth has no `{workload.needs}` command yet"
+    if engine in ("docker", "podman") and engine not in workload.daemonless:
+        ok, why = _quick([argv[0], "info"])
+        if not ok:
+            return f"`{engine} info` fails ({why}); see bench/README.md to start it"
+    return None
+
+
+def measure(argv: list[str], runs: int, warmup: int) -> list[float]:
+    samples: list[float] = []
+    for i in range(warmup + runs):
+        start = time.perf_counter_ns()
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=RUN_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"`{' '.join(argv)}` took longer than {RUN_TIMEOUT:g} s") from None
+        elapsed = (time.perf_counter_ns() - start) / 1e6
+        if done.returncode != 0:
+            err = done.stderr.decode(errors="replace").strip().splitlines()
+            why = err[-1] if err else f"exit status {done.returncode}"
+            raise BenchError(f"`{' '.join(argv)}` failed: {why}")
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+def run_workload(
+    workload: Workload, runs: int, warmup: int, engines: list[str] | None
+) -> tuple[list[Result], list[Skipped]]:
+    results: list[Result] = []
+    skipped: list[Skipped] = []
+    for engine, template in workload.commands.items():
+        if engines is not None and engine not in engines:
+            continue
+        argv = resolve(template)
+        why = availability(workload, engine, argv)
+        if why is not None:
+            skipped.append(Skipped(engine, why))
+            continue
+        try:
+            results.append(Result(engine, argv, measure(argv, runs, warmup)))
+        except BenchError as exc:
+            skipped.append(Skipped(engine, str(exc)))
+    return results, skipped
+
+
+def budget_verdict(workload: Workload, results: list[Result]) -> dict[str, Any] | None:
+    budget = workload.budget
+    by_engine = {r.engine: r for r in results}
+    if budget is None or "berth" not in by_engine or budget.reference not in by_engine:
+        return None
+    over = by_engine["berth"].median - by_engine[budget.reference].median
+    return {
+        "what": budget.what,
+        "over_reference_ms": round(over, 2),
+        "max_over_ms": budget.max_over_ms,
+        "ok": over <= budget.max_over_ms,
+    }
+
+
+def report(
+    workload: Workload,
+    results: list[Result],
+    skipped: list[Skipped],
+    runs: int,
+    warmup: int,
+) -> dict[str, Any]:
+    base = next((r.median for r in results if r.engine == "berth"), None)
+    rows = []
+    for r in results:
+        rows.append(
+            {
+                "engine": r.engine,
+                "argv": r.argv,
+                "median_ms": round(r.median, 2),
+                "min_ms": round(min(r.samples_ms), 2),
+                "max_ms": round(max(r.samples_ms), 2),
+                "ratio_vs_berth": round(r.median / base, 3) if base else None,
+                "samples_ms": [round(s, 3) for s in r.samples_ms],
+            }
+        )
+    return {
+        "workload": workload.name,
+        "description": workload.description,
+        "runs": runs,
+        "warmup": warmup,
+        "results": rows,
+        "skipped": [{"engine": s.engine, "reason": s.reason} for s in skipped],
+        "budget": budget_verdict(workload, results),
+    }
+
+
+def format_table(data: dict[str, Any]) -> str:
+    lines = [
+        f"workload: {data['workload']} — {data['description']} "
+        f"(n={data['runs']}, warmup={data['warmup']})",
+        "",
+        f"{'engine':<8} {'median ms':>10} {'min ms':>9} {'max ms':>9} {'vs berth':>9}  command",
+    ]
+    for row in data["results"]:
+        ratio = "-" if row["ratio_vs_berth"] is None else f"{row['ratio_vs_berth']:.2f}x"
+        command = " ".join(
+            Path(row["argv"][0]).name if i == 0 else a for i, a in enumerate(row["argv"])
+        )
+        lines.append(
+            f"{row['engine']:<8} {row['median_ms']:>10.1f} {row['min_ms']:>9.1f} "
+            f"{row['max_ms']:>9.1f} {ratio:>9}  {command}"
+        )
+    for skip in data["skipped"]:
+        lines.append(f"{skip['engine']:<8} {'skipped':>10}  {skip['reason']}")
+    budget = data["budget"]
+    if budget is not None:
+        verdict = "OK" if budget["ok"] else "OVER BUDGET"
+        lines += [
+            "",
+            f"budget: {budget['what']}: berth is {budget['over_reference_ms']:+.1f} ms "
+            f"(limit +{budget['max_over_ms']:g} ms): {verdict}",
+        ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="harness.py",
+        description="Time a workload for berth and, where running, docker and podman.",
+    )
+    parser.add_argument("workload", nargs="?", help="one of: " + ", ".join(WORKLOADS))
+    parser.add_argument("-n", "--runs", type=int, default=10, help="timed runs (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--engines", help="comma-separated engines to measure (default: all that run here)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for w in WORKLOADS.values():
+            print(f"{w.name:<16} {w.description}")
+        return 0
+    if args.workload is None:
+        print("harness.py: name a workload; --list shows them", file=sys.stderr)
+        return 2
+    workload = WORKLOADS.get(args.workload)
+    if workload is None:
+        print(
+            f"harness.py: unknown workload {args.workload!r}; choose from: " + ", ".join(WORKLOADS),
+            file=sys.stderr,
+        )
+        return 2
+    if args.runs < 1 or args.warmup < 0:
+        print("harness.py: -n must be at least 1 and --warmup at least 0", file=sys.stderr)
+        return 2
+    engines = args.engines.split(",") if args.engines else None
+    if engines is not None:
+        unknown = [e for e in engines if e not in workload.commands]
+        if unknown:
+            print(
+                f"harness.py: workload {workload.name!r} has no engine {unknown[0]!r}; "
+                "it has: " + ", ".join(workload.commands),
+                file=sys.stderr,
+            )
+            return 2
+    os.environ.setdefault("DOCKER_CLI_HINTS", "false")
+    results, skipped = run_workload(workload, args.runs, args.warmup, engines)
+    data = report(workload, results, skipped, args.runs, args.warmup)
+    print(json.dumps(data, indent=2) if args.json else format_table(data))
+    if not results:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The benchmark workloads, as data: which command each engine runs for the same job.
+
+A command is an argv list; ``{berth}`` and ``{python}`` stand for the berth client and the
+Python interpreter of the repository's .venv (so that both start from the same installation).
+An engine other than berth is measured only when it is installed and its daemon answers.
+A berth command whose subcommand does not exist yet is skipped with a note (``needs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Budget:
+    """berth's median must be at most ``reference``'s median plus ``max_over_ms``."""
+
+    reference: str
+    max_over_ms: float
+    what: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    #: engine name -> argv; "berth" comes first and is the baseline of the ratios.
+    commands: dict[str, tuple[str, ...]]
+    #: a berth subcommand that must exist (``berth <needs> --help`` succeeds) to run this.
+    needs: str = ""
+    budget: Budget | None = None
+    #: engines whose command needs no daemon (always measured when the binary exists).
+    daemonless: frozenset[str] = field(default_factory=frozenset)
+
+
+def _same_job(*args: str) -> dict[str, tuple[str, ...]]:
+    return {
+        "berth": ("{berth}", *args),
+        "docker": ("docker", *args),
+        "podman": ("podman", *args),
+    }
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload(
+            name="version",
+            description="client and daemon versions: one round trip to the daemon",
+            commands=_same_job("version"),
+        ),
+        Workload(
+            name="client-startup",
+            description="start-up of the client alone (`berth --help`) against bare Python",
+            commands={"berth": ("{berth}", "--help"), "python": ("{python}", "-c", "pass")},
+            budget=Budget(
+                reference="python",
+                max_over_ms=60.0,
+                what="the client starts within 60 ms of `python -c pass`",
+            ),
+            daemonless=frozenset({"berth", "python"}),
+        ),
+        Workload(
+            name="info",
+            description="daemon information",
+            commands=_same_job("info"),
+            needs="info",
+        ),
+        Workload(
+            name="ps",
+            description="list containers",
+            commands=_same_job("ps", "-a"),
+            needs="ps",
+        ),
+        Workload(
+            name="images",
+            description="list images",
+            commands=_same_job("images"),
+            needs="images",
+        ),
+        Workload(
+            name="run-true",
+            description="run and remove a container: `run --rm --network none busybox true`",
+            commands=_same_job("run", "--rm", "--network", "none", "busybox", "true"),
+            needs="run",
+        ),
+    )
+}

@@ -1,0 +1,10 @@
+"""Test helpers for berth and for plugin authors.
+
+- :mod:`berth.testing.conformance`: the suites every driver's tests subclass;
+- :mod:`berth.testing.fixtures`: pytest fixtures (``plugin_context``, ``fake_distribution``);
+- :mod:`berth.testing.fake_dist`: installable-looking distributions made in a directory;
+- :mod:`berth.testing.hookdoc`: the generator of ``docs/plugins/hooks.md``.
+
+This package imports only the public plugin API (:mod:`berth.plugins`), pluggy, pytest and the
+standard library, so that a third-party plugin can use it without the daemon.
+"""

@@ -1,0 +1,6 @@
+from berth.testing.conformance import NetworkDriverSuite
+
+
+class TestBridge(NetworkDriverSuite):
+    name = "bridge"
+    distribution = "berth-net-bridge"
