@@ -103,9 +103,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginHost
     )
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
-    plugin_host = PluginHost(
-        tmp_path / "data", tmp_path / "run", PluginPolicy(), RecordingLog()
-    )
+    plugin_host = PluginHost(tmp_path / "data", tmp_path / "run", PluginPolicy(), RecordingLog())
     plugin_host.discover()
     yield plugin_host
     for name in ("fk_btrfs", "fk_aaa", "fk_listen", "fk_faulty", "fk_crashy"):

@@ -1,0 +1,238 @@
+"""The API client: versioned paths, JSON requests, streamed JSON answers, Docker error shape."""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from berth import __version__
+from berth.client.errors import CannotConnect, ClientError, DaemonError, ProtocolError
+from berth.client.hosts import Host
+from berth.client.transport import Connection, Response
+
+API_VERSION = "1.44"
+USER_AGENT = f"Berth-Client/{__version__} (linux)"
+
+Query = Mapping[str, str | int | bool | None]
+Autostart = Callable[[Host], None]
+
+# connect() errors meaning "nobody listens there" (as opposed to "not allowed", "bad address")
+_NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
+
+
+def _encode_query(query: Query | None) -> str:
+    if not query:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for key, value in query.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            pairs.append((key, "1" if value else "0"))
+        else:
+            pairs.append((key, str(value)))
+    return "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs) if pairs else ""
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _quote(text: str) -> str:
+    """Percent-encode a query key or value (RFC 3986: all but the unreserved characters)."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode())
+
+
+def _error_message(status: int, reason: str, body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])
+    return text or f"{status} {reason}".strip()
+
+
+class APIClient:
+    """Talks to one daemon. Each request opens its own connection (the CLI makes few)."""
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        autostart: Autostart | None = None,
+        timeout: float | None = None,
+        debug: Callable[[str], None] | None = None,
+    ) -> None:
+        self.host = host
+        self.timeout = timeout
+        self._autostart = autostart if host.is_default else None
+        self._debug = debug
+
+    # --- connections -------------------------------------------------------------------
+
+    def _connect(self, timeout: float | None) -> Connection:
+        try:
+            return self._connect_once(timeout)
+        except CannotConnect as exc:
+            if self._autostart is None or not isinstance(exc.__cause__, OSError):
+                raise
+            if exc.__cause__.errno not in _NOT_LISTENING:
+                raise
+            autostart, self._autostart = self._autostart, None  # one attempt per client
+            autostart(self.host)
+            return self._connect_once(timeout)
+
+    def _connect_once(self, timeout: float | None) -> Connection:
+        conn = Connection(self.host, timeout=timeout)
+        try:
+            conn.connect()
+        except PermissionError as exc:
+            conn.close()
+            raise ClientError(
+                f"permission denied while trying to connect to the berth daemon socket at "
+                f'{self.host.url}: run as root or as a member of the "berth" group'
+            ) from exc
+        except OSError as exc:
+            conn.close()
+            raise CannotConnect(self.host.url) from exc
+        return conn
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+        versioned: bool = True,
+        timeout: float | None = None,
+    ) -> tuple[Connection, Response]:
+        target = (f"/v{API_VERSION}" if versioned else "") + path + _encode_query(query)
+        headers = {"User-Agent": USER_AGENT}
+        payload: bytes | None = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        elif method in ("POST", "PUT"):
+            payload = b""
+        if self._debug is not None:
+            self._debug(f"{method} {self.host.url}{target}")
+        conn = self._connect(self.timeout if timeout is None else timeout)
+        try:
+            response = conn.request(method, target, headers, payload)
+        except (OSError, ProtocolError) as exc:
+            conn.close()
+            raise ClientError(
+                f"error during connect: {method} {self.host.url}{target}: "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+        if response.status >= 400:
+            try:
+                data = response.read()
+            except (OSError, ProtocolError):
+                data = b""
+            finally:
+                conn.close()
+            raise DaemonError(
+                response.status, _error_message(response.status, response.reason, data)
+            )
+        return conn, response
+
+    # --- requests ----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+        versioned: bool = True,
+        timeout: float | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request; return (status, headers, body). Error statuses raise DaemonError."""
+        conn, response = self._send(
+            method, path, query=query, body=body, versioned=versioned, timeout=timeout
+        )
+        try:
+            data = response.read()
+        except (OSError, ProtocolError) as exc:
+            raise ProtocolError(
+                f"the berth daemon at {self.host.url} cut its answer: {exc}"
+            ) from exc
+        finally:
+            conn.close()
+        return response.status, dict(response.headers), data
+
+    def _json(self, method: str, path: str, query: Query | None, body: Any) -> Any:
+        _, _, data = self.request(method, path, query=query, body=body)
+        if not data.strip():
+            return None
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ProtocolError(
+                f"the berth daemon answered {method} {path} with invalid JSON: {exc}"
+            ) from exc
+
+    def get_json(self, path: str, query: Query | None = None) -> Any:
+        return self._json("GET", path, query, None)
+
+    def post_json(self, path: str, body: Any = None, query: Query | None = None) -> Any:
+        return self._json("POST", path, query, body)
+
+    def stream_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+    ) -> Iterator[Any]:
+        """Yield each JSON value of a streamed answer (JSON lines, chunked or not) as it comes.
+
+        The stream has no timeout: it lasts until the daemon ends it or the caller stops.
+        """
+        conn, response = self._send(method, path, query=query, body=body, timeout=None)
+        if conn.sock is not None:
+            conn.sock.settimeout(None)
+        try:
+            yield from _decode_json_stream(response, f"{method} {path}")
+        finally:
+            conn.close()
+
+    def ping(self, timeout: float | None = None) -> str:
+        """`GET /_ping`: "OK" when the daemon is up."""
+        _, _, data = self.request("GET", "/_ping", versioned=False, timeout=timeout)
+        return data.decode("utf-8", "replace")
+
+
+def _decode_json_stream(response: Response, what: str) -> Iterator[Any]:
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+    buffer = ""
+    while True:
+        try:
+            chunk = response.read1(65536)
+        except (OSError, ProtocolError) as exc:
+            raise ProtocolError(f"the stream of {what} broke off: {exc}") from exc
+        if not chunk:
+            break
+        buffer += utf8.decode(chunk)
+        while True:
+            buffer = buffer.lstrip()
+            if not buffer:
+                break
+            try:
+                value, end = decoder.raw_decode(buffer)
+            except ValueError:
+                break  # an incomplete value: wait for more
+            yield value
+            buffer = buffer[end:]
+    buffer = (buffer + utf8.decode(b"", final=True)).strip()
+    if buffer:
+        raise ProtocolError(f"the stream of {what} ended inside a JSON value: {buffer[:80]!r}")

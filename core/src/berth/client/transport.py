@@ -1,0 +1,170 @@
+"""A minimal HTTP/1.1 client connection over a UNIX socket or TCP (standard library only).
+
+Why not `http.client`: importing it costs as much start-up time as click itself (it pulls in
+`email.parser` and `ssl`), and the daemon's answers come in a few shapes only (Content-Length,
+chunked, or until the connection closes). Later, attach/exec need the raw socket after a
+`101 UPGRADED`, which a plain socket gives directly.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import BinaryIO
+
+from berth.client.errors import ProtocolError
+from berth.client.hosts import Host
+
+MAX_LINE = 65536
+MAX_HEADERS = 200
+READ_SIZE = 65536
+
+
+class Response:
+    """The status, headers and body of one answer; the body is read with `read1`/`read`."""
+
+    def __init__(self, reader: BinaryIO, method: str) -> None:
+        self._reader = reader
+        self.status, self.reason = self._status_line()
+        self.headers = self._headers()
+        self._chunked = False
+        self._remaining: int | None = None  # bytes left (Content-Length or current chunk)
+        self._done = False
+        if method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200:
+            self._done = True
+        elif "chunked" in self.headers.get("transfer-encoding", "").lower():
+            self._chunked = True
+            self._remaining = 0
+        elif "content-length" in self.headers:
+            try:
+                self._remaining = int(self.headers["content-length"])
+            except ValueError:
+                raise ProtocolError(
+                    f"bad Content-Length in the daemon's answer: {self.headers['content-length']!r}"
+                ) from None
+            if self._remaining < 0:
+                raise ProtocolError("negative Content-Length in the daemon's answer")
+            self._done = self._remaining == 0
+
+    def _line(self) -> bytes:
+        line = self._reader.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise ProtocolError("a line of the daemon's answer is too long")
+        return line
+
+    def _status_line(self) -> tuple[int, str]:
+        line = self._line()
+        if not line:
+            raise ProtocolError("the daemon closed the connection without answering")
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ProtocolError(f"not an HTTP answer: {line[:80]!r}")
+        return int(parts[1]), parts[2] if len(parts) > 2 else ""
+
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        last = ""
+        for _ in range(MAX_HEADERS):
+            line = self._line().decode("latin-1")
+            if line in ("\r\n", "\n", ""):
+                return headers
+            if line[0] in " \t" and last:  # obsolete line folding
+                headers[last] += " " + line.strip()
+                continue
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise ProtocolError(f"bad header line in the daemon's answer: {line[:80]!r}")
+            last = name.strip().lower()
+            value = value.strip()
+            headers[last] = f"{headers[last]}, {value}" if last in headers else value
+        raise ProtocolError("too many headers in the daemon's answer")
+
+    def _next_chunk(self) -> None:
+        line = self._line()
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ProtocolError(f"bad chunk size in the daemon's answer: {line[:40]!r}") from None
+        if size == 0:
+            while self._line() not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            self._done = True
+        self._remaining = size
+
+    def read1(self, size: int = READ_SIZE) -> bytes:
+        """Some of the body, as soon as any is there; b"" at its end."""
+        if self._done:
+            return b""
+        if self._chunked and self._remaining == 0:
+            self._next_chunk()
+            if self._done:
+                return b""
+        want = size if self._remaining is None else min(size, self._remaining)
+        data = self._reader.read1(want)  # type: ignore[attr-defined]
+        if self._remaining is None:  # until the connection closes
+            self._done = not data
+            return bytes(data)
+        if not data:
+            raise ProtocolError("the daemon's answer ended early")
+        self._remaining -= len(data)
+        if self._remaining == 0:
+            if self._chunked:
+                if self._line() not in (b"\r\n", b"\n"):
+                    raise ProtocolError("a chunk of the daemon's answer is not terminated")
+            else:
+                self._done = True
+        return bytes(data)
+
+    def read(self) -> bytes:
+        """The whole (rest of the) body."""
+        parts = []
+        while chunk := self.read1():
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+class Connection:
+    """One HTTP/1.1 connection to the daemon: `connect()`, then one `request()`."""
+
+    def __init__(self, host: Host, timeout: float | None = None) -> None:
+        self.host = host
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self._reader: BinaryIO | None = None
+
+    def connect(self) -> None:
+        if self.host.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self.timeout)
+                sock.connect(self.host.path)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((self.host.hostname, self.host.port), self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        self._reader = sock.makefile("rb")
+
+    def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> Response:
+        if self.sock is None or self._reader is None:
+            raise RuntimeError("connect() first")
+        host = "localhost" if self.host.scheme == "unix" else self.host.hostname
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.sock.sendall(head + (body or b""))
+        return Response(self._reader, method)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
