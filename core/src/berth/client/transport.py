@@ -3,13 +3,15 @@
 Why not `http.client`: importing it costs as much start-up time as click itself (it pulls in
 `email.parser` and `ssl`), and the daemon's answers come in a few shapes only (Content-Length,
 chunked, or until the connection closes). Later, attach/exec need the raw socket after a
-`101 UPGRADED`, which a plain socket gives directly.
+`101 UPGRADED`, which a plain socket gives directly. The UNIX-socket path uses `_socket`, the
+C module under `socket`: importing `socket` itself costs several milliseconds of enum set-up.
 """
 
 from __future__ import annotations
 
-import socket
-from typing import BinaryIO
+import _socket
+import io
+from typing import Any, BinaryIO
 
 from berth.client.errors import ProtocolError
 from berth.client.hosts import Host
@@ -123,18 +125,32 @@ class Response:
         return b"".join(parts)
 
 
+class _SocketIO(io.RawIOBase):
+    """A readable raw stream over a socket, to put an ``io.BufferedReader`` on."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return int(self._sock.recv_into(buffer))
+
+
 class Connection:
     """One HTTP/1.1 connection to the daemon: `connect()`, then one `request()`."""
 
     def __init__(self, host: Host, timeout: float | None = None) -> None:
         self.host = host
         self.timeout = timeout
-        self.sock: socket.socket | None = None
+        self.sock: Any = None  # a `_socket.socket` (UNIX) or a `socket.socket` (TCP)
         self._reader: BinaryIO | None = None
 
     def connect(self) -> None:
         if self.host.scheme == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
             try:
                 sock.settimeout(self.timeout)
                 sock.connect(self.host.path)
@@ -142,10 +158,12 @@ class Connection:
                 sock.close()
                 raise
         else:
+            import socket
+
             sock = socket.create_connection((self.host.hostname, self.host.port), self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
-        self._reader = sock.makefile("rb")
+        self._reader = io.BufferedReader(_SocketIO(sock), READ_SIZE)
 
     def request(
         self, method: str, target: str, headers: dict[str, str], body: bytes | None
