@@ -47,7 +47,13 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             name="version",
             description="client and daemon versions: one round trip to the daemon",
-            commands=_same_job("version"),
+            commands={**_same_job("version"), "python": ("{python}", "-c", "pass")},
+            budget=Budget(
+                reference="python",
+                max_over_ms=60.0,
+                what="`berth version` against a running daemon within 60 ms of `python -c pass`",
+            ),
+            daemonless=frozenset({"python"}),
         ),
         Workload(
             name="client-startup",
