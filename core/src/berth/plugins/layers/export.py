@@ -1,0 +1,268 @@
+"""A layer's changes as a tar stream: :func:`export_changes`.
+
+The stream is produced lazily, one entry at a time, while the reader reads: the layer is never
+in memory. Entries are sorted by path (a directory before what is in it). Deleted paths become
+``.wh.<name>`` entries and overlay's opaque directories get a ``.wh..wh..opq`` entry; hard links
+between exported files stay hard links; owners are numeric; mtimes keep their nanoseconds and
+xattrs go in pax headers (``trusted.overlay.*`` left out); sockets are skipped (tar has no
+such type). Files are opened beneath the root without following symlinks.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from berth.plugins.contracts.storage import Change, ChangeKind
+from berth.plugins.layers import tarwriter
+from berth.plugins.layers.changes import is_opaque, read_xattrs
+from berth.plugins.layers.errors import LayerError
+from berth.plugins.layers.rootfs import READ_DIR_FLAGS, open_dir
+from berth.plugins.layers.whiteouts import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, is_whiteout_device
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+_CHUNK = 1 << 20
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
+_WH = WHITEOUT_PREFIX.encode()
+_WH_OPAQUE = WHITEOUT_OPAQUE.encode()
+
+
+def export_changes(
+    root: Path, changes: Sequence[Change], *, on_close: Callable[[], None] | None = None
+) -> BinaryIO:
+    """A readable tar stream of ``changes`` taken from ``root``.
+
+    ``root`` is a full tree (the layer as mounted) or an overlay upper directory, whose 0/0
+    character devices are exported as whiteouts and whose opaque directories get their
+    ``.wh..wh..opq`` entry. ``on_close`` runs once when the stream is closed (drivers unmount
+    there). A path that vanished since the changes were computed is left out. Reading raises
+    :class:`LayerError` when a file cannot be read.
+    """
+    try:
+        root_fd = os.open(root, READ_DIR_FLAGS)
+    except OSError as exc:
+        raise LayerError(f"cannot export the layer at {root}: {exc.strerror}") from exc
+    ordered = sorted(changes, key=lambda change: change.path)
+    raw = _TarStream(_entries(root_fd, ordered), root_fd, on_close)
+    return io.BufferedReader(raw, buffer_size=_CHUNK)
+
+
+class _TarStream(io.RawIOBase):
+    """A raw readable stream over the chunks an iterator yields."""
+
+    def __init__(
+        self, chunks: Iterator[bytes], root_fd: int, on_close: Callable[[], None] | None
+    ) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._root_fd = root_fd
+        self._on_close = on_close
+        self._chunk = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if self.closed:
+            raise ValueError("read from a closed layer stream")
+        while not self._chunk:
+            try:
+                self._chunk = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        out = memoryview(buffer).cast("B")
+        n = min(len(out), len(self._chunk))
+        out[:n] = self._chunk[:n]
+        self._chunk = self._chunk[n:]
+        return n
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+            os.close(self._root_fd)
+        finally:
+            super().close()
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
+
+
+def _whiteout(rel: bytes) -> bytes:
+    parent, _, base = rel.rpartition(b"/")
+    name = parent + b"/" + _WH + base if parent else _WH + base
+    return tarwriter.header(name, tarwriter.REG)
+
+
+def _entries(root: int, changes: Sequence[Change]) -> Iterator[bytes]:
+    """The archive: each change's entry, preceded by the entries of its parent directories
+    that are not changes themselves (so that unpacking restores their metadata, mtime
+    included, which adding or removing what they hold would otherwise bump)."""
+    links: dict[tuple[int, int], bytes] = {}  # (dev, ino) -> the name it was exported under
+    exported: set[bytes] = {b""}  # directories already in the archive (and the root)
+    dirs = _DirCache(root)
+    try:
+        for change in changes:
+            rel = os.fsencode(change.path.strip("/"))
+            if not rel:
+                continue
+            parent, _, base = rel.rpartition(b"/")
+            if parent not in exported:
+                yield from _parents(dirs, parent, exported, links)
+            if change.kind == ChangeKind.DELETE:
+                yield _whiteout(rel)
+                continue
+            dir_fd = dirs.get(parent)
+            if dir_fd < 0:
+                continue
+            try:
+                yield from _entry(dir_fd, rel, base, links)
+            except OSError as exc:
+                if exc.errno in _VANISHED:
+                    continue
+                raise LayerError(f"cannot export {change.path}: {exc.strerror}") from exc
+            exported.add(rel)
+        yield tarwriter.END_OF_ARCHIVE
+    finally:
+        dirs.close()
+
+
+def _parents(
+    dirs: _DirCache, parent: bytes, exported: set[bytes], links: dict[tuple[int, int], bytes]
+) -> Iterator[bytes]:
+    """The entries of ``parent`` and of its ancestors not exported yet, top down."""
+    parts = parent.split(b"/")
+    for i in range(len(parts)):
+        rel = b"/".join(parts[: i + 1])
+        if rel in exported:
+            continue
+        exported.add(rel)
+        up = b"/".join(parts[:i])
+        dir_fd = dirs.get(up)
+        if dir_fd < 0:
+            return
+        try:
+            st = os.lstat(parts[i], dir_fd=dir_fd)
+            if stat.S_ISDIR(st.st_mode):
+                yield from _entry(dir_fd, rel, parts[i], links)
+        except OSError as exc:
+            if exc.errno not in _VANISHED:
+                raise LayerError(f"cannot export /{os.fsdecode(rel)}: {exc.strerror}") from exc
+
+
+class _DirCache:
+    """The last directory opened beneath the root (changes come sorted: mostly the same)."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.rel: bytes | None = None
+        self.fd = -1
+
+    def get(self, rel: bytes) -> int:
+        """An open descriptor of directory ``rel``, or -1 when it is gone."""
+        if rel != self.rel:
+            self.close()
+            self.rel = rel
+            try:
+                self.fd = open_dir(self.root, rel, follow=False, flags=READ_DIR_FLAGS)
+            except OSError as exc:
+                if exc.errno not in _VANISHED:
+                    raise LayerError(f"cannot export /{os.fsdecode(rel)}: {exc.strerror}") from exc
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd = -1
+        self.rel = None
+
+
+def _entry(
+    dir_fd: int, rel: bytes, base: bytes, links: dict[tuple[int, int], bytes]
+) -> Iterator[bytes]:
+    st = os.lstat(base, dir_fd=dir_fd)
+    mode = st.st_mode
+    if is_whiteout_device(st):
+        yield _whiteout(rel)
+        return
+    if stat.S_ISSOCK(mode):
+        return
+    if stat.S_ISREG(mode):
+        yield from _file(dir_fd, rel, base, links)
+        return
+    xattrs = read_xattrs(dir_fd, base)
+    if stat.S_ISDIR(mode):
+        yield _header(rel + b"/", tarwriter.DIR, st, xattrs)
+        if is_opaque(dir_fd, base):
+            yield tarwriter.header(rel + b"/" + _WH_OPAQUE, tarwriter.REG)
+    elif stat.S_ISLNK(mode):
+        yield _header(rel, tarwriter.SYM, st, xattrs, linkname=os.readlink(base, dir_fd=dir_fd))
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        yield _header(rel, tarwriter.CHR if stat.S_ISCHR(mode) else tarwriter.BLK, st, xattrs)
+    elif stat.S_ISFIFO(mode):
+        yield _header(rel, tarwriter.FIFO, st, xattrs)
+
+
+def _header(
+    name: bytes,
+    kind: bytes,
+    st: os.stat_result,
+    xattrs: dict[str, bytes] | None,
+    *,
+    size: int = 0,
+    linkname: bytes = b"",
+) -> bytes:
+    return tarwriter.header(
+        name,
+        kind,
+        mode=stat.S_IMODE(st.st_mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        size=size,
+        mtime_ns=st.st_mtime_ns,
+        linkname=linkname,
+        devmajor=os.major(st.st_rdev) if kind in (tarwriter.CHR, tarwriter.BLK) else 0,
+        devminor=os.minor(st.st_rdev) if kind in (tarwriter.CHR, tarwriter.BLK) else 0,
+        xattrs=xattrs,
+    )
+
+
+def _file(
+    dir_fd: int, rel: bytes, base: bytes, links: dict[tuple[int, int], bytes]
+) -> Iterator[bytes]:
+    fd = os.open(base, _OPEN_FILE, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # replaced since the lstat
+            return
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            first = links.get(key)
+            if first is not None:
+                yield _header(rel, tarwriter.LNK, st, None, linkname=first)
+                return
+            links[key] = rel
+        size = st.st_size
+        yield _header(rel, tarwriter.REG, st, read_xattrs(dir_fd, base), size=size)
+        left = size
+        while left:
+            chunk = os.read(fd, min(left, _CHUNK))
+            if not chunk:  # the file shrank while we read it: keep the header's promise
+                yield bytes(left)
+                break
+            left -= len(chunk)
+            yield chunk
+        yield tarwriter.padding(size)
+    finally:
+        os.close(fd)
