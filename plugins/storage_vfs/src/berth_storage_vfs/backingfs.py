@@ -1,0 +1,56 @@
+"""The file system a directory is on, named as ``docker info`` names it ("extfs", "xfs", …)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+#: statfs(2) magic numbers (linux/magic.h) → Docker's "Backing Filesystem" names.
+NAMES: dict[int, str] = {
+    0xEF53: "extfs",
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0x01021994: "tmpfs",
+    0x858458F6: "ramfs",
+    0x794C7630: "overlayfs",
+    0x2FC12FC1: "zfs",
+    0xCA451A4E: "bcachefs",
+    0xF2F52010: "f2fs",
+    0x6969: "nfs",
+    0xFF534D42: "cifs",
+    0xFE534D42: "smb2",
+    0x65735546: "fuse",
+    0x73717368: "squashfs",
+    0xE0F5E1E2: "erofs",
+    0xF15F: "ecryptfs",
+    0x3153464A: "jfs",
+    0x52654973: "reiserfs",
+    0x4D44: "msdos",
+    0x2011BAB0: "exfat",
+    0x7366746E: "ntfs3",
+    0x00C36400: "ceph",
+}
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+_libc.statfs.restype = ctypes.c_int
+
+
+def magic(path: Path) -> int:
+    """The ``f_type`` of statfs(2) for ``path`` (the first field of struct statfs, a long)."""
+    buffer = ctypes.create_string_buffer(512)  # larger than struct statfs on every ABI
+    if _libc.statfs(os.fsencode(path), buffer) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(path))
+    return ctypes.c_ulong.from_buffer(buffer).value & 0xFFFFFFFF
+
+
+def backing_filesystem(path: Path) -> str:
+    """Docker's name for the file system ``path`` is on (``unknown (0x…)`` when not known)."""
+    try:
+        value = magic(path)
+    except OSError:
+        return "unknown"
+    return NAMES.get(value, f"unknown (0x{value:x})")
