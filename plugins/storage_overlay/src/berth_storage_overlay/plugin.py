@@ -10,11 +10,17 @@ from collections.abc import Iterable
 
 from berth.plugins import PluginContext, StorageDriver, StorageDriverSpec, hookimpl
 
-from berth_storage_overlay.probe import NOT_IMPLEMENTED, probe
+from berth_storage_overlay.probe import probe
 
 
 def create_driver(ctx: PluginContext) -> StorageDriver:
-    raise NotImplementedError(NOT_IMPLEMENTED)
+    from berth_storage_overlay.options import parse_options
+
+    options = parse_options(ctx.options)  # refuse bad options before anything else
+
+    from berth_storage_overlay.driver import OverlayDriver
+
+    return OverlayDriver(ctx.data_dir, mount_api=options.mount_api, logger=ctx.logger)
 
 
 @hookimpl
