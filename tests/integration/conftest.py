@@ -12,11 +12,13 @@ from tests.integration.daemon import Daemon, make_daemon
 def berthd() -> Iterator[Daemon]:
     """One real berthd for the module's tests (they only read from it)."""
     daemon = make_daemon()
-    daemon.start()
-    yield daemon
-    code = daemon.stop()
-    shutil.rmtree(daemon.root, ignore_errors=True)
-    assert code == 0, f"berthd did not stop cleanly ({code}):\n{daemon.log()}"
+    try:
+        daemon.start()
+        yield daemon
+        code = daemon.stop()
+        assert code == 0, f"berthd did not stop cleanly ({code}):\n{daemon.log()}"
+    finally:
+        daemon.cleanup()
 
 
 @pytest.fixture

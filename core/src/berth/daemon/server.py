@@ -14,6 +14,7 @@ from berth.daemon.api import Api
 from berth.daemon.http import Connection
 from berth.daemon.listeners import open_listeners
 from berth.daemon.lock import DataRootLock
+from berth.daemon.routers.images import images_router
 from berth.daemon.routers.system import system_router
 from berth.engine.config import DaemonConfig, load_config
 from berth.engine.core import API_VERSION, Engine
@@ -35,6 +36,7 @@ class Daemon:
         self.engine = Engine(config, log)
         self.api = Api(log)
         self.api.mount(system_router(self.engine))
+        self.api.mount(images_router(self.engine))
         self._connections: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
 

@@ -13,6 +13,8 @@ import berth
 from berth.engine import hostinfo
 from berth.engine.config import DaemonConfig
 from berth.engine.events import Event, EventBus
+from berth.engine.images.errors import StoreUnavailable
+from berth.engine.images.service import ImageService
 from berth.engine.pluginhost import ACTIVE, ERROR, READY, UNSUPPORTED, PluginHost, PluginPolicy
 from berth.engine.selection import Selection, select_isolation, select_storage
 from berth.engine.statefile import read_text_or, write_atomic
@@ -40,6 +42,8 @@ class Engine:
         self.storage = Selection("storage", None)
         self.isolation = Selection("isolation", None)
         self.storage_driver: Any = None
+        self.images: ImageService | None = None
+        self.images_error = ""
         self.warnings: list[str] = []
         self.started_at = time.time()
         self.id = ""
@@ -55,7 +59,9 @@ class Engine:
         self.storage = select_storage(host, self.config["storage-driver"], self.config.data_root)
         if self.storage.record is not None:
             self.storage_driver = host.build(self.storage.record)
+            self._start_images()
         else:
+            self.images_error = self.storage.summary()
             self.warnings.append(
                 f"WARNING: {self.storage.summary()}; images and containers "
                 "are unavailable until a storage driver can work here"
@@ -84,6 +90,30 @@ class Engine:
                 )
         for warning in self.warnings:
             self.log.warning("engine.degraded", detail=warning)
+
+    def _start_images(self) -> None:
+        """The image store of the active storage driver: ``<data-root>/image/<driver>/``."""
+        name = self.storage.name
+        try:
+            self.images = ImageService(
+                self.config.data_root / "image" / name,
+                self.storage_driver,
+                name,
+                self.log,
+                self.events.emit,
+            )
+        except Exception as exc:
+            self.images_error = f"the image store of {name!r} cannot be opened: {exc}"
+            self.log.exception("images.unavailable", driver=name)
+            self.warnings.append(f"WARNING: {self.images_error}; images are unavailable")
+
+    def image_service(self) -> ImageService:
+        """The image service, or a one-line 503 saying why there is none."""
+        if self.images is None:
+            raise StoreUnavailable(
+                f"images are unavailable: {self.images_error or 'no storage driver is active'}"
+            )
+        return self.images
 
     def stop(self) -> None:
         driver = self.storage_driver
@@ -172,7 +202,7 @@ class Engine:
             "ContainersRunning": 0,
             "ContainersPaused": 0,
             "ContainersStopped": 0,
-            "Images": 0,
+            "Images": self.images.count() if self.images is not None else 0,
             "Driver": self.storage.name or "none",
             "DriverStatus": driver_status,
             "Plugins": {

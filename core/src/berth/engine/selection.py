@@ -65,7 +65,12 @@ def prior_storage_state(data_root: Path) -> list[str]:
     """Storage drivers with state under ``<data-root>/storage/`` (non-empty directories)."""
     base = data_root / "storage"
     try:
-        return sorted(d.name for d in base.iterdir() if d.is_dir() and any(d.iterdir()))
+        # Dot-directories are drivers' scratch space (e.g. a probe's test mount), not state.
+        return sorted(
+            d.name
+            for d in base.iterdir()
+            if not d.name.startswith(".") and d.is_dir() and any(d.iterdir())
+        )
     except FileNotFoundError:
         return []
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from berth.daemon.api import Router
 from berth.daemon.http import Request, Response, StreamResponse
@@ -64,6 +66,33 @@ def system_router(engine: Engine) -> Router:
 
         return StreamResponse(stream())
 
+    async def disk_usage(request: Request) -> Response:
+        kinds = set(request.query.get("type", [])) or {
+            "container",
+            "image",
+            "volume",
+            "build-cache",
+        }
+        unknown = kinds - {"container", "image", "volume", "build-cache"}
+        if unknown:
+            raise BadParameter(f"invalid type: {sorted(unknown)[0]}")
+        data: dict[str, Any] = {}
+        if "image" in kinds:
+            images = engine.images
+            found = (
+                await asyncio.to_thread(images.df, request.api_version)
+                if images is not None
+                else {"LayersSize": 0, "Images": []}
+            )
+            data.update(found)
+        if "container" in kinds:
+            data["Containers"] = []
+        if "volume" in kinds:
+            data["Volumes"] = []
+        if "build-cache" in kinds:
+            data["BuildCache"] = []
+        return Response.json(data)
+
     async def plugins(request: Request) -> Response:
         return Response.json([r.to_json() for r in engine.plugins.all_records()])
 
@@ -77,6 +106,7 @@ def system_router(engine: Engine) -> Router:
     router.add("GET", "/version", version)
     router.add("GET", "/info", info)
     router.add("GET", "/events", events)
+    router.add("GET", "/system/df", disk_usage)
     router.add("GET", "/berth/plugins", plugins)
     router.add("GET", "/plugins", managed_plugins)
     return router

@@ -1,0 +1,60 @@
+"""A blocking file object over a request's streamed body, for work done in a worker thread.
+
+The worker reads; each read that needs more bytes asks the event loop for the body's next
+chunk, so at most one chunk is buffered and a large upload is never held in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+from berth.engine.errors import BadParameter
+
+BUFFER = 1 << 20
+
+
+class BodyReader(io.RawIOBase):
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._chunks = chunks.__aiter__()
+        self._loop = loop
+        self._pending = memoryview(b"")
+        self._eof = False
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    async def _next(self) -> bytes | None:
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._eof:
+            future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+            try:
+                chunk = future.result()
+            except Exception as exc:
+                raise BadParameter(
+                    f"the request body could not be read to its end: {exc or type(exc).__name__}"
+                ) from None
+            if chunk is None:
+                self._eof = True
+            else:
+                self._pending = memoryview(chunk)
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        self.count += n
+        return n
+
+
+def body_file(chunks: AsyncIterator[bytes]) -> io.BufferedReader:
+    """A buffered reader of ``chunks``; call from the loop, read from a worker thread."""
+    return io.BufferedReader(BodyReader(chunks, asyncio.get_running_loop()), BUFFER)
