@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # install.sh — install berth on this machine (Debian 12, as root), then run its main job.
 #
-#   sudo ./install.sh            install (or bring up to date), then run berth's main job
+#   sudo ./install.sh            install (or bring up to date), make the busybox:latest seed
+#                                image from the host's busybox, then run berth's main job
 #   sudo ./install.sh --no-run   install only (what CI does before ./run-tests.sh)
-#
 # Safe to run again: every step checks first and changes only what is missing.
 # Needs only Debian's apt and PyPI; works from any current directory.
 set -euo pipefail
 
 usage() {
-    sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 RUN_MAIN_JOB=1
@@ -192,16 +192,66 @@ else
     note "(packagers: $UNIT_SRC)"
 fi
 
-# --- 7. berth's main job, end to end --------------------------------------------------------
+# --- 7. the seed image: busybox:latest, made by berth from the host's static busybox --------
 if [[ "$RUN_MAIN_JOB" -eq 0 ]]; then
-    step "installed (--no-run: main job skipped)"
+    step "installed (--no-run: seed image and main job skipped)"
     exit 0
 fi
+SEED_IMAGE=busybox:latest
+SEED_BUSYBOX=/bin/busybox   # Debian's busybox-static: one static binary, every applet in it
+
+seed_rootfs_tar() {
+    # A rootfs tarball of $SEED_BUSYBOX with its applet links; deterministic (names sorted, the
+    # binary's own mtime everywhere, root-owned), so the same busybox gives the same layer.
+    local work="$1" root="$1/rootfs" applet mtime
+    install -d -m 0755 "$root/bin" "$root/etc"
+    install -d -m 0700 "$root/root"
+    install -d -m 1777 "$root/tmp"
+    install -m 0755 "$SEED_BUSYBOX" "$root/bin/busybox"
+    for applet in $("$SEED_BUSYBOX" --list); do
+        [[ "$applet" == busybox || "$applet" == */* ]] || ln -sfn busybox "$root/bin/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' \
+        >"$root/etc/passwd"
+    printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
+    chmod 0644 "$root/etc/passwd" "$root/etc/group"
+    mtime="$(stat -c %Y "$SEED_BUSYBOX")"
+    tar --sort=name --mtime="@$mtime" --owner=0 --group=0 --numeric-owner \
+        -C "$root" -cf "$work/rootfs.tar" bin etc root tmp
+}
+
+seed_image() {
+    # Make $SEED_IMAGE with berth itself unless it exists (the first berth command starts berthd
+    # on demand; when that fails, its reason is printed and this stops).
+    local existing work image_id version
+    [[ -x "$SEED_BUSYBOX" ]] || die "$SEED_BUSYBOX is missing; install Debian's busybox-static"
+    existing="$(berth images -q "$SEED_IMAGE")" \
+        || die "cannot list images; see the message above and $LOG_DIR/berthd.log"
+    if [[ -n "$existing" ]]; then
+        note "$SEED_IMAGE exists ($existing): kept"
+        return 0
+    fi
+    work="$(mktemp -d "${TMPDIR:-/tmp}/berth-seed.XXXXXX")"
+    seed_rootfs_tar "$work"
+    version="$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true)"
+    if ! image_id="$(berth import -c 'CMD ["sh"]' -m "busybox ${version:-?} from $SEED_BUSYBOX" \
+        "$work/rootfs.tar" "$SEED_IMAGE")"; then
+        rm -rf "$work"
+        die "could not import $SEED_IMAGE; see the message above"
+    fi
+    rm -rf "$work"
+    note "made $SEED_IMAGE: $image_id"
+}
+
+step "seed image $SEED_IMAGE"
+seed_image
+
+# --- 8. berth's main job, end to end --------------------------------------------------------
 step "main job"
 cd "$REPO"
 main_job() {
     # >>> berth's main job: the one line to change as berth grows (containers come next) <<<
-    berth version && berth info && berth plugin ls
+    berth version && berth plugin ls && berth images busybox
 }
 if main_job; then
     step "berth is installed and works"

@@ -7,7 +7,9 @@
 Each engine's command runs N times after W warm-up runs (output discarded); the table shows
 median, min and max wall time in ms and the ratio of each median to berth's. docker and podman
 are measured only when installed and answering (`docker info` / `podman info` succeed within a
-few seconds). Standard library only.
+few seconds). A workload may need a preparation first (setups.py: images present, an archive,
+a bench berthd of its own) and a command after each run (removing what it loaded); neither is
+timed. Standard library only.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from setups import Prepared, SetupError, prepare
 from workloads import WORKLOADS, Workload
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +41,7 @@ class Result:
     engine: str
     argv: list[str]
     samples_ms: list[float]
+    note: str = ""  # what was prepared before the runs
 
     @property
     def median(self) -> float:
@@ -63,8 +67,8 @@ def placeholders() -> dict[str, str]:
     }
 
 
-def resolve(argv: tuple[str, ...]) -> list[str]:
-    subst = placeholders()
+def resolve(argv: tuple[str, ...], values: dict[str, str] | None = None) -> list[str]:
+    subst = {**placeholders(), **(values or {})}
     return [subst.get(arg, arg) for arg in argv]
 
 
@@ -97,28 +101,59 @@ def availability(workload: Workload, engine: str, argv: list[str]) -> str | None
     return None
 
 
-def measure(argv: list[str], runs: int, warmup: int) -> list[float]:
+def _run_once(argv: list[str], env: dict[str, str] | None) -> float:
+    """Run argv once; its wall time in ms. BenchError when it fails or hangs."""
+    start = time.perf_counter_ns()
+    try:
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=RUN_TIMEOUT,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"`{' '.join(argv)}` took longer than {RUN_TIMEOUT:g} s") from None
+    elapsed = (time.perf_counter_ns() - start) / 1e6
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()
+        why = err[-1] if err else f"exit status {done.returncode}"
+        raise BenchError(f"`{' '.join(argv)}` failed: {why}")
+    return elapsed
+
+
+def measure(
+    argv: list[str],
+    runs: int,
+    warmup: int,
+    env: dict[str, str] | None = None,
+    after: list[str] | None = None,
+) -> list[float]:
+    """Wall times of the timed runs; `after` (untimed) runs after every run when given."""
     samples: list[float] = []
     for i in range(warmup + runs):
-        start = time.perf_counter_ns()
-        try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=RUN_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired:
-            raise BenchError(f"`{' '.join(argv)}` took longer than {RUN_TIMEOUT:g} s") from None
-        elapsed = (time.perf_counter_ns() - start) / 1e6
-        if done.returncode != 0:
-            err = done.stderr.decode(errors="replace").strip().splitlines()
-            why = err[-1] if err else f"exit status {done.returncode}"
-            raise BenchError(f"`{' '.join(argv)}` failed: {why}")
+        elapsed = _run_once(argv, env)
+        if after:
+            _run_once(after, env)
         if i >= warmup:
             samples.append(elapsed)
     return samples
+
+
+def _measure_prepared(
+    workload: Workload,
+    engine: str,
+    template: tuple[str, ...],
+    prepared: Prepared,
+    runs: int,
+    warmup: int,
+) -> Result:
+    argv = resolve(template, prepared.values)
+    after_template = workload.after_each.get(engine)
+    after = resolve(after_template, prepared.values) if after_template else None
+    env = {**os.environ, **prepared.env} if prepared.env else None
+    return Result(engine, argv, measure(argv, runs, warmup, env, after), prepared.note)
 
 
 def run_workload(
@@ -135,8 +170,11 @@ def run_workload(
             skipped.append(Skipped(engine, why))
             continue
         try:
-            results.append(Result(engine, argv, measure(argv, runs, warmup)))
-        except BenchError as exc:
+            with prepare(workload.setup, engine, argv[0]) as prepared:
+                results.append(
+                    _measure_prepared(workload, engine, template, prepared, runs, warmup)
+                )
+        except (BenchError, SetupError) as exc:
             skipped.append(Skipped(engine, str(exc)))
     return results, skipped
 
@@ -147,12 +185,17 @@ def budget_verdict(workload: Workload, results: list[Result]) -> dict[str, Any] 
     if budget is None or "berth" not in by_engine or budget.reference not in by_engine:
         return None
     over = by_engine["berth"].median - by_engine[budget.reference].median
-    return {
+    verdict: dict[str, Any] = {
         "what": budget.what,
         "over_reference_ms": round(over, 2),
         "max_over_ms": budget.max_over_ms,
         "ok": over <= budget.max_over_ms,
     }
+    if budget.limit_ms is not None:
+        median = by_engine["berth"].median
+        verdict.update(berth_ms=round(median, 2), limit_ms=budget.limit_ms)
+        verdict["ok"] = verdict["ok"] and median <= budget.limit_ms
+    return verdict
 
 
 def report(
@@ -174,6 +217,7 @@ def report(
                 "max_ms": round(max(r.samples_ms), 2),
                 "ratio_vs_berth": round(r.median / base, 3) if base else None,
                 "samples_ms": [round(s, 3) for s in r.samples_ms],
+                "prepared": r.note,
             }
         )
     return {
@@ -205,14 +249,22 @@ def format_table(data: dict[str, Any]) -> str:
         )
     for skip in data["skipped"]:
         lines.append(f"{skip['engine']:<8} {'skipped':>10}  {skip['reason']}")
+    notes = [
+        f"{row['engine']}: {row['prepared']}" for row in data["results"] if row.get("prepared")
+    ]
+    if notes:
+        lines += ["", "prepared (untimed): " + "; ".join(notes)]
     budget = data["budget"]
     if budget is not None:
         verdict = "OK" if budget["ok"] else "OVER BUDGET"
-        lines += [
-            "",
-            f"budget: {budget['what']}: berth is {budget['over_reference_ms']:+.1f} ms "
-            f"(limit +{budget['max_over_ms']:g} ms): {verdict}",
-        ]
+        if "limit_ms" in budget:
+            line = f"berth is {budget['berth_ms']:.1f} ms (limit {budget['limit_ms']:g} ms)"
+        else:
+            line = (
+                f"berth is {budget['over_reference_ms']:+.1f} ms "
+                f"(limit +{budget['max_over_ms']:g} ms)"
+            )
+        lines += ["", f"budget: {budget['what']}: {line}: {verdict}"]
     return "\n".join(lines)
 
 

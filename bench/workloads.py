@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Budget:
-    """berth's median must be at most ``reference``'s median plus ``max_over_ms``."""
+    """berth's median must be at most ``reference``'s median plus ``max_over_ms`` and, when
+    ``limit_ms`` is given, at most ``limit_ms`` (an absolute budget: its reference is berth)."""
 
     reference: str
     max_over_ms: float
     what: str
+    limit_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,13 @@ class Workload:
     budget: Budget | None = None
     #: engines whose command needs no daemon (always measured when the binary exists).
     daemonless: frozenset[str] = field(default_factory=frozenset)
+    #: a preparation in setups.py run (untimed) before an engine's runs: "" for none.
+    setup: str = ""
+    #: engine -> a command run (untimed) after each of its runs, e.g. removing what it loaded.
+    after_each: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+LOAD_TAG = "berth-bench/load:latest"  # the tag of archives.big_archive
 
 
 def _same_job(*args: str) -> dict[str, tuple[str, ...]]:
@@ -80,9 +89,34 @@ WORKLOADS: dict[str, Workload] = {
         ),
         Workload(
             name="images",
-            description="list images",
+            description="list images, with 100 images present",
             commands=_same_job("images"),
             needs="images",
+            setup="images-100",
+            budget=Budget(
+                reference="berth",
+                max_over_ms=0.0,
+                limit_ms=100.0,
+                what="`berth images` with 100 images under 100 ms",
+            ),
+        ),
+        Workload(
+            name="load",
+            description="load a ~100 MB three-layer docker-archive (the image removed after "
+            "each run, untimed)",
+            commands=_same_job("load", "-q", "-i", "{archive}"),
+            needs="load",
+            setup="load-100mb",
+            after_each={
+                "berth": ("{berth}", "rmi", LOAD_TAG),
+                "docker": ("docker", "rmi", LOAD_TAG),
+                "podman": ("podman", "rmi", LOAD_TAG),
+            },
+            budget=Budget(
+                reference="docker",
+                max_over_ms=0.0,
+                what="`berth load` of a 100 MB three-layer archive no slower than `docker load`",
+            ),
         ),
         Workload(
             name="run-true",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from berth.engine.errors import PluginError
 from berth.engine.pluginhost import PluginHost, PluginPolicy
-from berth.engine.selection import select_isolation, select_storage
+from berth.engine.selection import _first_supported, select_isolation, select_storage
 from berth.testing.fake_dist import make_fake_distribution
 
 OK_STORAGE = """
@@ -75,10 +75,10 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginHost
     site = tmp_path / "site"
     make_fake_distribution(
         site,
-        "fake-btrfs",
+        "fake-bbb",
         "1.0",
-        {"berth.storage.v1": {"btrfs": "fk_btrfs"}},
-        {"fk_btrfs": OK_STORAGE.replace("{name}", "btrfs")},
+        {"berth.storage.v1": {"bbb": "fk_bbb"}},
+        {"fk_bbb": OK_STORAGE.replace("{name}", "bbb")},
     )
     make_fake_distribution(
         site,
@@ -106,24 +106,35 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginHost
     plugin_host = PluginHost(tmp_path / "data", tmp_path / "run", PluginPolicy(), RecordingLog())
     plugin_host.discover()
     yield plugin_host
-    for name in ("fk_btrfs", "fk_aaa", "fk_listen", "fk_faulty", "fk_crashy"):
+    for name in ("fk_bbb", "fk_aaa", "fk_listen", "fk_faulty", "fk_crashy"):
         sys.modules.pop(name, None)
 
 
-def test_priority_list_before_alphabetical(host: PluginHost, tmp_path: Path) -> None:
-    selection = select_storage(host, "", tmp_path / "data")
-    # overlay and vfs say "not implemented yet"; btrfs is in the priority list before 'aaa'.
-    assert selection.name == "btrfs"
-    assert set(selection.skipped) == {"overlay"}
-    assert host.records["storage"]["aaa"].status == "not loaded"  # never imported
+def hermetic(host: PluginHost, *names: str) -> PluginHost:
+    """Only the named storage plugins may load: the real drivers' state on this host is moot."""
+    fresh = PluginHost(host.data_root, host.exec_root, PluginPolicy(allow=names), RecordingLog())
+    fresh.discover()
+    return fresh
+
+
+def test_priority_list_before_alphabetical(host: PluginHost) -> None:
+    only_fakes = hermetic(host, "aaa", "bbb")
+    selection = _first_supported(only_fakes, "storage", ("bbb",))
+    assert selection.name == "bbb"
+    assert only_fakes.records["storage"]["aaa"].status == "not loaded"  # never imported
+
+
+def test_without_priority_the_first_by_name_wins(host: PluginHost, tmp_path: Path) -> None:
+    selection = select_storage(hermetic(host, "aaa", "bbb"), "", tmp_path / "data")
+    assert selection.name == "aaa"
+    assert set(selection.skipped) >= {"overlay", "vfs"}  # disabled by the allow list
+    assert "plugins.allow" in selection.skipped["overlay"]
 
 
 def test_no_usable_driver_is_a_selection_without_record(host: PluginHost) -> None:
-    host.records["storage"].pop("btrfs")
-    host.records["storage"].pop("aaa")
-    selection = select_storage(host, "", Path("/nonexistent"))
+    selection = select_storage(hermetic(host, "nothing"), "", Path("/nonexistent"))
     assert selection.record is None
-    assert selection.summary().startswith("no usable storage driver (overlay: not implemented")
+    assert selection.summary().startswith("no usable storage driver (overlay: not in plugins.allow")
 
 
 def test_crashing_probe_counts_as_unsupported(host: PluginHost) -> None:

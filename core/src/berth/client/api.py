@@ -6,17 +6,23 @@ import codecs
 import errno
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 from berth import __version__
-from berth.client.errors import CannotConnect, ClientError, DaemonError, ProtocolError
+from berth.client.errors import (
+    CannotConnect,
+    ClientError,
+    DaemonError,
+    ProtocolError,
+    UploadError,
+)
 from berth.client.hosts import Host
 from berth.client.transport import Connection, Response
 
 API_VERSION = "1.44"
 USER_AGENT = f"Berth-Client/{__version__} (linux)"
 
-Query = Mapping[str, str | int | bool | None]
+Query = Mapping[str, str | int | bool | list[str] | None]
 Autostart = Callable[[Host], None]
 
 # connect() errors meaning "nobody listens there" (as opposed to "not allowed", "bad address")
@@ -30,7 +36,9 @@ def _encode_query(query: Query | None) -> str:
     for key, value in query.items():
         if value is None:
             continue
-        if isinstance(value, bool):
+        if isinstance(value, list):  # a repeated parameter: names=a&names=b
+            pairs.extend((key, item) for item in value)
+        elif isinstance(value, bool):
             pairs.append((key, "1" if value else "0"))
         else:
             pairs.append((key, str(value)))
@@ -110,11 +118,17 @@ class APIClient:
         body: Any = None,
         versioned: bool = True,
         timeout: float | None = None,
+        upload: BinaryIO | None = None,
+        content_type: str = "application/x-tar",
     ) -> tuple[Connection, Response]:
+        """Send one request. `body` is sent as JSON; `upload`, a stream, is sent chunked as is."""
         target = (f"/v{API_VERSION}" if versioned else "") + path + _encode_query(query)
         headers = {"User-Agent": USER_AGENT}
-        payload: bytes | None = None
-        if body is not None:
+        payload: bytes | BinaryIO | None = None
+        if upload is not None:
+            payload = upload
+            headers["Content-Type"] = content_type
+        elif body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         elif method in ("POST", "PUT"):
@@ -126,6 +140,9 @@ class APIClient:
             response = conn.request(method, target, headers, payload)
         except (OSError, ProtocolError) as exc:
             conn.close()
+            failure = conn.upload_failure()
+            if failure is not None:
+                raise UploadError(failure) from exc
             raise ClientError(
                 f"error during connect: {method} {self.host.url}{target}: "
                 f"{exc or type(exc).__name__}"
@@ -192,16 +209,63 @@ class APIClient:
         *,
         query: Query | None = None,
         body: Any = None,
+        upload: BinaryIO | None = None,
+        content_type: str = "application/x-tar",
     ) -> Iterator[Any]:
         """Yield each JSON value of a streamed answer (JSON lines, chunked or not) as it comes.
 
-        The stream has no timeout: it lasts until the daemon ends it or the caller stops.
+        `upload`, when given, is a stream sent as the request's body (chunked) while the answer
+        is read. The stream has no timeout: it lasts until the daemon ends it or the caller
+        stops. An answer that is not JSON (an old daemon's plain text) is yielded as
+        {"stream": text}.
         """
-        conn, response = self._send(method, path, query=query, body=body, timeout=None)
+        conn, response = self._send(
+            method,
+            path,
+            query=query,
+            body=body,
+            timeout=None,
+            upload=upload,
+            content_type=content_type,
+        )
         if conn.sock is not None:
             conn.sock.settimeout(None)
         try:
-            yield from _decode_json_stream(response, f"{method} {path}")
+            if "json" not in response.headers.get("content-type", "application/json"):
+                while chunk := response.read1():
+                    yield {"stream": chunk.decode("utf-8", "replace")}
+            else:
+                yield from _decode_json_stream(response, f"{method} {path}")
+        except ProtocolError as exc:
+            failure = conn.upload_failure()
+            if failure is None:
+                raise
+            raise UploadError(failure) from exc
+        finally:
+            conn.close()
+
+    def stream_bytes(
+        self, method: str, path: str, *, query: Query | None = None
+    ) -> Iterator[bytes]:
+        """Yield the raw body of an answer (an archive) piece by piece as it arrives.
+
+        An answer cut before its end raises ProtocolError: a partial archive is never taken
+        for a whole one.
+        """
+        conn, response = self._send(method, path, query=query, timeout=None)
+        if conn.sock is not None:
+            conn.sock.settimeout(None)
+        try:
+            while True:
+                try:
+                    chunk = response.read1()
+                except (OSError, ProtocolError) as exc:
+                    raise ProtocolError(
+                        f"the answer of the berth daemon to {method} {path} broke off: {exc}"
+                    ) from exc
+                if not chunk:
+                    return
+                yield chunk
         finally:
             conn.close()
 

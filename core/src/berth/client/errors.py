@@ -34,3 +34,16 @@ class DaemonError(ClientError):
 
 class ProtocolError(ClientError):
     """The daemon's answer is not what the API promises (bad JSON, cut stream)."""
+
+
+class UploadError(ClientError):
+    """Reading the stream to send (an archive file, stdin) failed while it was being sent."""
+
+    def __init__(self, cause: OSError) -> None:
+        self.cause = cause
+        what = cause.strerror or str(cause) or type(cause).__name__
+        what = what[:1].lower() + what[1:]
+        if cause.filename:
+            super().__init__(f"read {cause.filename}: {what}")
+        else:
+            super().__init__(f"cannot read the input to send to the daemon: {what}")

@@ -5,11 +5,17 @@ Why not `http.client`: importing it costs as much start-up time as click itself 
 chunked, or until the connection closes). Later, attach/exec need the raw socket after a
 `101 UPGRADED`, which a plain socket gives directly. The UNIX-socket path uses `_socket`, the
 C module under `socket`: importing `socket` itself costs several milliseconds of enum set-up.
+
+A request body is bytes (sent with a Content-Length) or a readable binary stream (a file,
+stdin): that one is sent with chunked transfer encoding, a piece at a time, from a thread of its
+own, while the caller reads the answer — so an archive is never held in memory whole, and a
+daemon that answers (progress, or an error) before it has read everything cannot deadlock us.
 """
 
 from __future__ import annotations
 
 import _socket
+import contextlib
 import io
 from typing import Any, BinaryIO
 
@@ -19,6 +25,7 @@ from berth.client.hosts import Host
 MAX_LINE = 65536
 MAX_HEADERS = 200
 READ_SIZE = 65536
+UPLOAD_CHUNK = 1 << 20
 
 
 class Response:
@@ -139,6 +146,99 @@ class _SocketIO(io.RawIOBase):
         return int(self._sock.recv_into(buffer))
 
 
+class _Upload:
+    """Sends a stream as the chunked body of a request, from a thread, until its end.
+
+    `source_error` is set when reading the stream failed (the socket is then shut down, so
+    that the request fails rather than hangs); `send_error` when the daemon stopped reading
+    (it answered early, or went away): the answer says why, so that one is not an error here.
+    """
+
+    def __init__(self, sock: Any, source: BinaryIO) -> None:
+        import threading
+
+        self.sock = sock
+        self.source = source
+        self.sent = 0
+        self.source_error: OSError | None = None
+        self.send_error: OSError | None = None
+        self.thread = threading.Thread(target=self._run, name="berth-upload", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            if self._send_file() and self._send_stream():
+                self.sock.sendall(b"0\r\n\r\n")
+        except OSError as exc:
+            self.send_error = exc
+
+    def _failed_source(self, exc: OSError) -> bool:
+        self.source_error = exc
+        self.shutdown()
+        return False
+
+    def _send_stream(self) -> bool:
+        """Read and send pieces until the end; False when reading failed."""
+        read = getattr(self.source, "read1", None) or self.source.read
+        while True:
+            try:
+                data = read(UPLOAD_CHUNK)
+            except OSError as exc:
+                return self._failed_source(exc)
+            if not data:
+                return True
+            self.sock.sendall(b"%x\r\n%b\r\n" % (len(data), data))
+            self.sent += len(data)
+
+    def _send_file(self) -> bool:
+        """A regular file's bytes from where it stands, zero-copy (os.sendfile) in chunks,
+        leaving the file at the end of what was sent; False when reading failed. Anything
+        else (a pipe, stdin, a socket with a timeout) is left to `_send_stream`."""
+        import os
+        import stat
+
+        try:
+            fd = self.source.fileno()
+            size = os.fstat(fd).st_size if stat.S_ISREG(os.fstat(fd).st_mode) else -1
+            offset = self.source.tell()
+        except (OSError, ValueError):  # no file descriptor, not seekable
+            return True
+        if size < 0 or self.sock.gettimeout() is not None:
+            return True
+        out = self.sock.fileno()
+        while offset < size:
+            count = min(UPLOAD_CHUNK, size - offset)
+            self.sock.sendall(b"%x\r\n" % count)
+            end = offset + count
+            while offset < end:
+                try:
+                    sent = os.sendfile(out, fd, offset, end - offset)
+                except (BrokenPipeError, ConnectionResetError):
+                    raise
+                except OSError as exc:
+                    return self._failed_source(exc)
+                if sent == 0:  # the file shrank under us: the chunk cannot be completed
+                    return self._failed_source(OSError(5, "the file shrank while being sent"))
+                offset += sent
+                self.sent += sent
+            self.sock.sendall(b"\r\n")
+        try:
+            self.source.seek(offset)
+        except OSError as exc:
+            return self._failed_source(exc)
+        return True
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(_socket.SHUT_RDWR)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Wake the thread if it is blocked on a daemon that no longer reads, and wait for it."""
+        if self.thread.is_alive():
+            self.shutdown()
+            self.thread.join(timeout)
+
+
 class Connection:
     """One HTTP/1.1 connection to the daemon: `connect()`, then one `request()`."""
 
@@ -147,6 +247,7 @@ class Connection:
         self.timeout = timeout
         self.sock: Any = None  # a `_socket.socket` (UNIX) or a `socket.socket` (TCP)
         self._reader: BinaryIO | None = None
+        self.upload: _Upload | None = None
 
     def connect(self) -> None:
         if self.host.scheme == "unix":
@@ -166,20 +267,52 @@ class Connection:
         self._reader = io.BufferedReader(_SocketIO(sock), READ_SIZE)
 
     def request(
-        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+        self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO | None
     ) -> Response:
+        """Send the request; return the answer once its head is in.
+
+        A stream body is sent chunked by a thread; when reading it fails, that error (an
+        OSError) is raised here, or later from `upload_failure()`.
+        """
         if self.sock is None or self._reader is None:
             raise RuntimeError("connect() first")
         host = "localhost" if self.host.scheme == "unix" else self.host.hostname
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.sock.sendall(head + (body or b""))
-        return Response(self._reader, method)
+        if body is None or isinstance(body, bytes):
+            if body is not None:
+                lines.append(f"Content-Length: {len(body)}")
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            self._send_head(head + (body or b""))
+            return Response(self._reader, method)
+        lines.append("Transfer-Encoding: chunked")
+        if not self._send_head(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")):
+            return Response(self._reader, method)
+        self.upload = _Upload(self.sock, body)
+        try:
+            return Response(self._reader, method)
+        except (OSError, ProtocolError):
+            failure = self.upload_failure()
+            if failure is not None:
+                raise failure from None
+            raise
+
+    def _send_head(self, data: bytes) -> bool:
+        """Send; False when the daemon already stopped reading (it may have answered first,
+        e.g. an early error: the caller reads that answer rather than report a broken pipe)."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True
+
+    def upload_failure(self) -> OSError | None:
+        """The error that stopped reading the request's body stream, if that happened."""
+        return None if self.upload is None else self.upload.source_error
 
     def close(self) -> None:
+        if self.upload is not None:
+            self.upload.stop()
         if self._reader is not None:
             self._reader.close()
             self._reader = None

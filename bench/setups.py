@@ -1,0 +1,151 @@
+"""Preparations some workloads need before they are timed (never timed themselves).
+
+A workload names one (`Workload.setup`); the harness enters `prepare(name, engine, argv0)`
+for each engine it measures, and runs that engine's commands with the environment and the
+placeholders it gives. What a preparation makes, it removes on exit.
+
+- `images-100`: 100 small distinct images present. For berth in a bench daemon of its own (a
+  berthd on a temporary socket, data root and exec root; the client reaches it through
+  BERTH_HOST), for docker/podman in their stores (removed afterwards).
+- `load-100mb`: a ~100 MB three-layer archive in a temporary file (`{archive}`), and for berth
+  an empty bench daemon; each run's image is removed after it by `Workload.after_each`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archives import archive_size_mb, big_archive, many_images_archive
+from idle_rss import berthd_path, mounts_under, ping, stop
+
+SETUP_TIMEOUT = 600.0
+START_TIMEOUT = 30.0
+IMAGES_COUNT = 100
+
+
+class SetupError(Exception):
+    """A preparation failed; the message is one line."""
+
+
+@dataclass
+class Prepared:
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the commands
+    values: dict[str, str] = field(default_factory=dict)  # extra placeholders: {archive}
+    note: str = ""  # what was prepared, for the report
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None, what: str = "") -> None:
+    import os
+
+    try:
+        done = subprocess.run(
+            argv,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=SETUP_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise SetupError(f"{what or argv[0]}: took longer than {SETUP_TIMEOUT:g} s") from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise SetupError(f"{what or ' '.join(argv[:3])} failed: {lines[-1] if lines else ''}")
+
+
+@contextlib.contextmanager
+def bench_daemon() -> Iterator[str]:
+    """A berthd of this checkout on a temporary socket and roots; yields its host URL."""
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-daemon."))
+    sock = work / "berth.sock"
+    log_path = work / "berthd.log"
+    argv = [
+        berthd_path(),
+        "-H",
+        f"unix://{sock}",
+        "--data-root",
+        str(work / "data"),
+        "--exec-root",
+        str(work / "exec"),
+        "--config-file",
+        str(work / "daemon.json"),
+    ]
+    (work / "daemon.json").write_text("{}\n")
+    process = None
+    try:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+        started = time.monotonic()
+        while not ping(sock):
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+                raise SetupError(f"the bench berthd exited: {' '.join(tail)}")
+            if time.monotonic() - started > START_TIMEOUT:
+                raise SetupError(f"the bench berthd did not answer within {START_TIMEOUT:g} s")
+            time.sleep(0.05)
+        yield f"unix://{sock}"
+    finally:
+        if process is not None:
+            stop(process)
+        if not mounts_under(work):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _images_100(engine: str, argv0: str) -> Iterator[Prepared]:
+    with tempfile.TemporaryDirectory(prefix="berth-bench-images.") as work:
+        archive = Path(work) / "images.tar"
+        tags = many_images_archive(archive, IMAGES_COUNT)
+        note = f"{IMAGES_COUNT} images loaded first"
+        if engine == "berth":
+            with bench_daemon() as host:
+                env = {"BERTH_HOST": host}
+                _run([argv0, "load", "-i", str(archive)], env, "berth load of the 100 images")
+                yield Prepared(env=env, note=note + " into a bench berthd")
+            return
+        _run([argv0, "load", "-i", str(archive)], None, f"{engine} load of the 100 images")
+        try:
+            yield Prepared(note=note + f" into {engine}'s store")
+        finally:
+            _run([argv0, "rmi", *tags], None, f"{engine} rmi of the 100 images")
+
+
+@contextlib.contextmanager
+def _load_100mb(engine: str, argv0: str) -> Iterator[Prepared]:
+    with tempfile.TemporaryDirectory(prefix="berth-bench-load.") as work:
+        archive = Path(work) / "load.tar"
+        big_archive(archive, 100)
+        values = {"{archive}": str(archive)}
+        note = f"a {archive_size_mb(archive):.0f} MB three-layer archive"
+        if engine == "berth":
+            with bench_daemon() as host:
+                yield Prepared(env={"BERTH_HOST": host}, values=values, note=note)
+            return
+        yield Prepared(values=values, note=note)
+
+
+PREPARATIONS = {"images-100": _images_100, "load-100mb": _load_100mb}
+
+
+@contextlib.contextmanager
+def prepare(name: str, engine: str, argv0: str) -> Iterator[Prepared]:
+    """The preparation `name` for `engine` (whose command is `argv0`); none when name is ""."""
+    if not name:
+        yield Prepared()
+        return
+    if name not in PREPARATIONS:
+        raise SetupError(f"unknown setup {name!r}; known: {', '.join(PREPARATIONS)}")
+    if engine not in ("berth", "docker", "podman"):
+        yield Prepared()  # a reference command (python -c pass) needs nothing
+        return
+    with PREPARATIONS[name](engine, argv0) as prepared:
+        yield prepared
