@@ -17,11 +17,25 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+_T = TypeVar("_T")
+
 IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (devices, owners, xattrs)")
+_skip_unless_root = pytest.mark.skipif(
+    not IS_ROOT, reason="needs root (devices, whiteouts, owners, trusted.* xattrs)"
+)
+#: Marks of a test (or, as ``pytestmark``, a module) that needs root.
+ROOT_ONLY = [pytest.mark.root, _skip_unless_root]
+
+
+def needs_root(test: _T) -> _T:
+    """Mark a test as needing root (and skip it for anyone else)."""
+    return pytest.mark.root(_skip_unless_root(test))
+
+
 MTIME = 1_600_000_000  # a fixed, old mtime for entries
 
 

@@ -354,3 +354,33 @@ def test_modes_and_groups_are_exact_under_a_setgid_directory(sandbox: Sandbox) -
     sub = os.lstat(sandbox.dest / "shared/sub")
     assert (stat.S_IMODE(f.st_mode), f.st_gid) == (0o644, 0)
     assert (stat.S_IMODE(sub.st_mode), sub.st_gid) == (0o755, 0)
+
+
+def pax_records(*records: tuple[bytes, bytes]) -> bytes:
+    out = b""
+    for key, value in records:
+        body = b" " + key + b"=" + value + b"\n"
+        size = len(body) + len(str(len(body)))
+        size = len(body) + len(str(size))
+        out += b"%d" % size + body
+    return out
+
+
+@needs_root
+def test_libarchive_xattrs_and_atime(sandbox: Sandbox) -> None:
+    import base64
+
+    from .kit import data_blocks, raw_header
+
+    records = pax_records(
+        (b"LIBARCHIVE.xattr.user.enc%3Dname", base64.b64encode(b"\x00bin").rstrip(b"=")),
+        (b"atime", b"1500000000.25"),
+        (b"hdrcharset", b"BINARY"),
+    )
+    archive = raw_header(b"pax", b"x", len(records)) + data_blocks(records)
+    archive += raw_header(b"f", b"0", 3) + data_blocks(b"abc") + END
+    apply_layer(io.BytesIO(archive), sandbox.dest)
+    assert os.getxattr(sandbox.dest / "f", "user.enc=name") == b"\x00bin"
+    st = os.lstat(sandbox.dest / "f")
+    assert st.st_atime_ns == 1_500_000_000_250_000_000
+    assert st.st_mtime_ns == MTIME * NS

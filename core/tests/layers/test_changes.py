@@ -207,6 +207,7 @@ def overlay_layer(tmp_path: Path) -> tuple[Path, Path]:
     return upper, lower
 
 
+@needs_root
 def test_overlay_changes_with_lowers(tmp_path: Path) -> None:
     upper, lower = overlay_layer(tmp_path)
     assert as_pairs(overlay_changes(upper, [lower])) == [
@@ -222,12 +223,14 @@ def test_overlay_changes_with_lowers(tmp_path: Path) -> None:
     ]
 
 
+@needs_root
 def test_overlay_changes_without_lowers_are_additions(tmp_path: Path) -> None:
     upper, _ = overlay_layer(tmp_path)
     found = as_pairs(overlay_changes(upper))
     assert ("/etc/passwd", "A") in found and ("/etc/group", "D") in found
 
 
+@needs_root
 def test_overlay_lowers_whiteouts_and_opaque_dirs_hide_what_is_below(tmp_path: Path) -> None:
     bottom = base_tree(tmp_path / "bottom")
     middle = tmp_path / "middle"
@@ -249,6 +252,7 @@ def test_overlay_lowers_whiteouts_and_opaque_dirs_hide_what_is_below(tmp_path: P
     ]
 
 
+@needs_root
 def test_changes_size_of_an_upper_dir_skips_whiteouts(tmp_path: Path) -> None:
     upper, lower = overlay_layer(tmp_path)
     size = changes_size(upper, overlay_changes(upper, [lower]))

@@ -194,6 +194,7 @@ def test_whiteout_through_a_symlink_stays_inside(sandbox: Sandbox) -> None:
     unpacks(sandbox, tar)
 
 
+@needs_root
 def test_whiteout_through_a_symlink_in_overlay_format_stays_inside(sandbox: Sandbox) -> None:
     inside = str(sandbox.canary).lstrip("/")
     tar = TarBuilder().symlink("c", "/").whiteout(f"c/{inside}/passwd").opaque(f"c/{inside}")

@@ -21,9 +21,10 @@ from berth.plugins.layers import (
     tree_changes,
 )
 
-from .kit import TarBuilder, assert_same_tree, gnu_tar_extract, needs_root
+from .kit import ROOT_ONLY, TarBuilder, assert_same_tree, gnu_tar_extract, needs_root
 
 A, C, D = ChangeKind.ADD, ChangeKind.MODIFY, ChangeKind.DELETE
+pytestmark = ROOT_ONLY  # security.capability, trusted.* xattrs, devices, overlayfs
 CAP = b"\x01\x00\x00\x02" + bytes(16)
 
 

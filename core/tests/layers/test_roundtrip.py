@@ -22,8 +22,9 @@ from berth.plugins.layers import (
     tree_changes,
 )
 
-from .kit import IS_ROOT, TarBuilder, assert_same_tree, copy_tree, needs_root, snapshot
+from .kit import IS_ROOT, ROOT_ONLY, TarBuilder, assert_same_tree, copy_tree, needs_root, snapshot
 
+pytestmark = ROOT_ONLY  # security.capability, trusted.* xattrs, devices, overlayfs
 CAP = b"\x01\x00\x00\x02" + bytes(16)
 
 

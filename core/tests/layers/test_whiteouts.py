@@ -8,7 +8,7 @@ import stat
 from berth.plugins.layers import WhiteoutFormat, apply_layer
 
 from .conftest import Sandbox
-from .kit import TarBuilder
+from .kit import TarBuilder, needs_root
 
 
 def parent_layer() -> TarBuilder:
@@ -73,6 +73,7 @@ def test_aufs_metadata_is_skipped(sandbox: Sandbox) -> None:
     assert os.listdir(sandbox.dest) == ["kept"]
 
 
+@needs_root
 def test_overlay_whiteouts_are_char_devices_and_opaque_is_an_xattr(sandbox: Sandbox) -> None:
     tar = TarBuilder().dir("etc", mode=0o750).whiteout("etc/passwd").opaque("etc")
     tar.file("etc/new", b"n").whiteout("missing/parent/name").opaque("made/by/opaque")
@@ -87,6 +88,7 @@ def test_overlay_whiteouts_are_char_devices_and_opaque_is_an_xattr(sandbox: Sand
     assert not any(name.startswith(".wh.") for _, d, f in os.walk(sandbox.dest) for name in d + f)
 
 
+@needs_root
 def test_overlay_whiteout_replaces_what_this_layer_put_there(sandbox: Sandbox) -> None:
     tar = TarBuilder().dir("d").file("d/x", b"x").whiteout("d/x").dir("e").whiteout("e")
     apply_layer(tar.stream(), sandbox.dest, whiteouts=WhiteoutFormat.OVERLAY)
@@ -94,6 +96,7 @@ def test_overlay_whiteout_replaces_what_this_layer_put_there(sandbox: Sandbox) -
     assert (sandbox.dest / "e").is_char_device()
 
 
+@needs_root
 def test_overlay_opaque_keeps_the_upper_content(sandbox: Sandbox) -> None:
     tar = TarBuilder().dir("d").file("d/a", b"a").opaque("d").file("d/b", b"b")
     apply_layer(tar.stream(), sandbox.dest, whiteouts=WhiteoutFormat.OVERLAY)

@@ -29,6 +29,7 @@ from berth.plugins.layers.tarreader import (
     LNK,
     REG,
     SYM,
+    PlainFile,
     TarEntry,
     TarReader,
 )
@@ -49,6 +50,9 @@ _WH_META = WHITEOUT_META_PREFIX.encode()
 _WH_OPAQUE = WHITEOUT_OPAQUE.encode()
 _MAX_CACHED_DIRS = 128
 _DEFAULT_ACL = "system.posix_acl_default"
+# A name needs no cleaning and is no whiteout when no component starts with "." (no ".", "..",
+# ".wh."), none is empty, and there is no NUL; these are the first bytes that break it.
+_UNCLEAN_START = (b".", b"/", b"")
 _KIND_NAMES = {CHR: "character device", BLK: "block device"}
 
 
@@ -89,25 +93,14 @@ def apply_layer(
     return reader.total
 
 
-def _is_plain(name: bytes) -> bool:
-    """Whether a name needs no cleaning and holds no whiteout: no ``.`` at the start of a
-    component (so no ``.``, ``..`` or ``.wh.``), no empty component, no NUL."""
-    return (
-        name.find(b"/.") < 0
-        and name[:1] not in (b".", b"/", b"")
-        and name.find(b"//") < 0
-        and name[-1:] != b"/"
-        and name.find(b"\0") < 0
-    )
-
-
 def clean_name(name: bytes) -> bytes:
     """A tar member name as a normalised relative path (``b""`` for the root); raises
     LayerError when ``..`` would climb out of the root. Leading ``/`` are dropped, as tar does."""
-    if b"\0" in name:
+    # (bytes.find, not "in": "in" first tries the needle as an int, at the cost of an exception)
+    if name.find(b"\0") >= 0:
         raise LayerError(f"layer entry '{show(name)}' has a NUL byte in its name")
-    if b"/." not in b"/" + name and b"//" not in name and not name.startswith(b"/"):
-        return name[:-1] if name.endswith(b"/") else name
+    if name.find(b"/.") < 0 and name[:1] not in _UNCLEAN_START and name.find(b"//") < 0:
+        return name[:-1] if name[-1:] == b"/" else name
     parts: list[bytes] = []
     for part in name.split(b"/"):
         if not part or part == b".":
@@ -122,6 +115,9 @@ def clean_name(name: bytes) -> bytes:
 
 
 class _Unpacker:
+    """The state of one unpacking: open directories, directory times to set at the end, what
+    this layer brought (for opaque directories), what the kernel gives new files."""
+
     def __init__(self, root: int, whiteouts: WhiteoutFormat, allow_devices: bool) -> None:
         self.root = root
         self.overlay = whiteouts is WhiteoutFormat.OVERLAY
@@ -147,26 +143,78 @@ class _Unpacker:
         os.close(self.root)
 
     def run(self, reader: TarReader) -> None:
-        entry: TarEntry | None = None
+        name: bytes | None = None  # of the entry being unpacked, for error messages
+        next_plain = reader.next_plain
         next_entry = reader.next
+        plain_file = self.plain_file
         one = self.one
         try:
-            while (entry := next_entry()) is not None:
+            while True:
+                # Most entries are plain regular files: they take a short way.
+                plain = next_plain()
+                if plain is not None:
+                    name = plain[0]
+                    if plain_file(plain, reader):
+                        continue
+                    entry = TarEntry(name, REG, *plain[1:])
+                else:
+                    following = next_entry()
+                    if following is None:
+                        break
+                    entry = following
+                    name = entry.name
                 one(entry, reader)
                 if self.stale:
                     for fd in self.stale:
                         os.close(fd)
                     self.stale.clear()
-            entry = None
+            name = None
             self.fix_dir_times()
         except OSError as exc:
-            what = f"layer entry '{show(entry.name)}'" if entry is not None else "a layer"
+            what = f"layer entry '{show(name)}'" if name is not None else "a layer"
             raise LayerError(f"cannot unpack {what}: {exc.strerror or exc}") from exc
         except (ValueError, OverflowError) as exc:
             if isinstance(exc, LayerError):
                 raise
-            what = f"layer entry '{show(entry.name)}'" if entry is not None else "a layer"
+            what = f"layer entry '{show(name)}'" if name is not None else "a layer"
             raise LayerError(f"cannot unpack {what}: {exc}") from exc
+
+    def plain_file(self, plain: PlainFile, reader: TarReader) -> bool:
+        """Unpack a plain regular file the short way, if it needs nothing more than a create,
+        a write and its times: a clean name that is no whiteout, a parent directory already
+        open, the mode and owner that the kernel gives a new file anyway. False (and nothing
+        done) otherwise."""
+        name, mode, uid, gid, size, mtime = plain
+        # A clean name (see _UNCLEAN_START), tested inline: this runs for nearly every entry.
+        if (
+            name.find(b"/.") >= 0
+            or name[:1] in _UNCLEAN_START
+            or name.find(b"//") >= 0
+            or name[-1:] == b"/"
+            or name.find(b"\0") >= 0
+        ):
+            return False
+        parent, _, base = name.rpartition(b"/")
+        where = self.dirs.get(parent) if parent else self.root_dir
+        if where is None:
+            return False
+        pfd, new_gid, exact = where
+        if not exact or uid != self.euid or gid != new_gid or mode & self.umask or mode & 0o7000:
+            return False
+        try:
+            fd = os.open(base, _CREATE, mode, dir_fd=pfd)
+        except FileExistsError:
+            self.remove(pfd, base)
+            fd = os.open(base, _CREATE, mode, dir_fd=pfd)
+        try:
+            if size:
+                reader.copy_to(fd, size)
+            os.utime(fd, ns=(mtime, mtime))
+        finally:
+            os.close(fd)
+        if not self.overlay:
+            self.unpacked.add(name)
+        return True
 
     # -- directories --------------------------------------------------------------------------
 
@@ -245,39 +293,9 @@ class _Unpacker:
 
     def one(self, entry: TarEntry, reader: TarReader) -> None:
         name = entry.name
-        if entry.kind == REG and entry.sparse is None and entry.xattrs is None and _is_plain(name):
-            # The common case, kept short: a regular file with a clean name.
-            parent, _, base = name.rpartition(b"/")
-            where = self.dirs.get(parent) if parent else self.root_dir
-            if where is not None and not base.startswith(_WH):
-                pfd, new_gid, exact = where
-                mode = entry.mode
-                if (
-                    exact
-                    and entry.uid == self.euid
-                    and entry.gid == new_gid
-                    and not mode & self.umask
-                    and not mode & 0o7000
-                ):
-                    try:
-                        fd = os.open(base, _CREATE, mode, dir_fd=pfd)
-                    except FileExistsError:
-                        self.remove(pfd, base)
-                        fd = os.open(base, _CREATE, mode, dir_fd=pfd)
-                    try:
-                        if entry.size:
-                            reader.copy_to(fd, entry.size)
-                        mtime = entry.mtime_ns
-                        atime = entry.atime_ns
-                        os.utime(fd, ns=(mtime if atime is None else atime, mtime))
-                    finally:
-                        os.close(fd)
-                    if not self.overlay:
-                        self.unpacked.add(name)
-                    return
         path = clean_name(name)
         parent, _, base = path.rpartition(b"/")
-        if _WH in path:
+        if path.find(_WH) >= 0:
             if base.startswith(_WH):
                 self.whiteout(parent, base, entry)
                 return
