@@ -70,7 +70,8 @@ class StorageDriver(abc.ABC):
 
     @abc.abstractmethod
     def apply_diff(self, layer_id: str, parent: str | None, diff: BinaryIO) -> int:
-        """Unpack a tar stream into the layer, honouring whiteouts; return the bytes applied."""
+        """Unpack a tar stream into the layer, honouring whiteouts; return the size of the
+        content unpacked (the sum of the entries' data sizes: Docker's layer size)."""
 
     @abc.abstractmethod
     def diff_size(self, layer_id: str, parent: str | None) -> int:

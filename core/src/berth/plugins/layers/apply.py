@@ -71,7 +71,9 @@ def apply_layer(
     at the end), xattrs (pax ``SCHILY.xattr.*``; ``trusted.overlay.*`` ones are dropped), hard
     links, symlinks, fifos, devices, sparse files. A later entry for the same path wins.
 
-    Reads ``stream`` to its end and returns the number of bytes read. Raises
+    Reads ``stream`` to its end (a hashing wrapper sees every byte) and returns the size of the
+    content unpacked — the sum of the entries' data sizes, what Docker reports as a layer's
+    size (the tar's own length is larger by its headers and padding). Raises
     :class:`LayerError` (one line) for a malformed or truncated tar, an entry escaping the root,
     a device when ``allow_devices`` is false, or a file system error; ``dest`` is then left
     partly written for the caller to remove.
@@ -90,7 +92,7 @@ def apply_layer(
         unpacker.run(reader)
     finally:
         unpacker.close()
-    return reader.total
+    return unpacker.content
 
 
 def clean_name(name: bytes) -> bytes:
@@ -120,6 +122,7 @@ class _Unpacker:
 
     def __init__(self, root: int, whiteouts: WhiteoutFormat, allow_devices: bool) -> None:
         self.root = root
+        self.content = 0  # bytes of file content unpacked: a layer's size, as Docker counts it
         self.overlay = whiteouts is WhiteoutFormat.OVERLAY
         self.allow_devices = allow_devices
         # parent path -> (O_PATH fd resolved in the root, what new entries in it get: see _facts)
@@ -154,6 +157,7 @@ class _Unpacker:
                 plain = next_plain()
                 if plain is not None:
                     name = plain[0]
+                    self.content += plain[4]
                     if plain_file(plain, reader):
                         continue
                     entry = TarEntry(name, REG, *plain[1:])
@@ -163,6 +167,7 @@ class _Unpacker:
                         break
                     entry = following
                     name = entry.name
+                    self.content += entry.size
                 one(entry, reader)
                 if self.stale:
                     for fd in self.stale:
