@@ -1,0 +1,178 @@
+"""What the engine prepares for each start of a container: the checks at create, and at start
+the OCI bundle — the working directory in the root file system, the user resolved from the
+image's passwd and group files, the container's hostname/hosts/resolv.conf, namespaces joined
+from other containers (``container:<name>`` modes), then ``config.json``
+(:func:`berth.engine.containers.spec.build_spec`) in ``<exec-root>/containers/<id>/``, which is
+the monitor's state directory too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from berth.engine.containers import hostconfig, resolv, spec, users
+from berth.engine.containers.exec import ExecConfig
+from berth.engine.containers.hostconfig import HostFacts
+from berth.engine.containers.model import Container
+from berth.engine.errors import BadParameter
+
+#: Where an ``--init`` binary is looked for (Docker's name first).
+INIT_BINARIES = ("docker-init", "tini", "tini-static", "catatonit")
+INIT_DIRS = ("/usr/libexec/docker", "/usr/local/libexec/berth", "/usr/libexec/berth")
+#: Files of a state directory that belong to a previous run and go before a new one.
+STALE = ("exit.json", "monitor.sock", "monitor.pid", "config.json")
+
+#: A container reference -> the host PID of its running init (BadParameter if it does not run).
+InitPidOf = Callable[[str], int]
+
+
+def find_init_binary() -> str:
+    for name in INIT_BINARIES:
+        found = shutil.which(name)
+        if found:
+            return found
+        for directory in INIT_DIRS:
+            candidate = os.path.join(directory, name)
+            if os.access(candidate, os.X_OK):
+                return candidate
+    return ""
+
+
+class BundleMaker:
+    def __init__(
+        self,
+        state_root: Path,
+        container_dir: Callable[[str], Path],
+        init_pid_of: InitPidOf,
+        host: HostFacts | None = None,
+    ) -> None:
+        self.state_root = state_root
+        self.container_dir = container_dir
+        self.init_pid_of = init_pid_of
+        self.host = host or HostFacts.detect()
+        self.init_path = find_init_binary()
+
+    def state_dir(self, container_id: str) -> Path:
+        return self.state_root / container_id
+
+    # --- create ----------------------------------------------------------------------------
+
+    def check(
+        self, container_id: str, config: dict[str, Any], host_config: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Docker's create-time checks and defaults (the complete HostConfig, warnings)."""
+        hc, warnings = hostconfig.prepare_create(container_id, config, host_config, self.host)
+        if hc.get("Init") and not self.init_path:
+            raise BadParameter(
+                "--init needs an init binary (docker-init or tini) on the host; none was found"
+            )
+        return hc, warnings
+
+    # --- start -----------------------------------------------------------------------------
+
+    def _namespace_paths(self, container: Container) -> dict[str, str]:
+        hc = container.host_config
+        paths: dict[str, str] = {}
+        for kind, key, name in (
+            ("network", "NetworkMode", "net"),
+            ("pid", "PidMode", "pid"),
+            ("ipc", "IpcMode", "ipc"),
+        ):
+            mode = str(hc.get(key) or "")
+            if mode.startswith("container:"):
+                pid = self.init_pid_of(mode.partition(":")[2])
+                paths[kind] = f"/proc/{pid}/ns/{name}"
+        return paths
+
+    def _etc_files(self, container: Container) -> resolv.EtcFiles | None:
+        hc = container.host_config
+        config = container.config
+        if hostconfig.is_container_network(hc):
+            return None
+        host_network = hostconfig.is_host_network(hc)
+        hostname = str(config.get("Hostname") or container.short_id)
+        extra = [str(h) for h in hc.get("ExtraHosts") or ()]
+        if host_network:
+            try:
+                host_hosts = Path(resolv.HOST_HOSTS).read_text(errors="replace")
+            except OSError:
+                host_hosts = ""
+            hosts = resolv.build_host_network_hosts(host_hosts, extra)
+        else:
+            hosts = resolv.build_hosts(hostname, str(config.get("Domainname") or ""), "", extra)
+        try:
+            host_resolv = Path(resolv.host_resolv_conf_path()).read_text(errors="replace")
+        except OSError:
+            host_resolv = ""
+        resolv_conf = resolv.build_resolv_conf(
+            host_resolv,
+            [str(d) for d in hc.get("Dns") or ()],
+            [str(d) for d in hc.get("DnsSearch") or ()],
+            [str(d) for d in hc.get("DnsOptions") or ()],
+            host_network,
+        )
+        files = resolv.write_network_files(
+            self.container_dir(container.id), hostname, hosts, resolv_conf
+        )
+        container.hostname_path = files.hostname
+        container.hosts_path = files.hosts
+        container.resolv_conf_path = files.resolv_conf
+        return files
+
+    def prepare(self, container: Container, rootfs: Path) -> Path:
+        """Blocking: write the bundle for one start; its directory."""
+        config = container.config
+        spec.ensure_working_dir(rootfs, str(config.get("WorkingDir") or ""))
+        user = users.resolve_user(
+            rootfs,
+            str(config.get("User") or ""),
+            [str(g) for g in container.host_config.get("GroupAdd") or ()],
+        )
+        document = spec.build_spec(
+            container,
+            rootfs=str(rootfs),
+            user=user,
+            files=self._etc_files(container),
+            host=self.host,
+            namespace_paths=self._namespace_paths(container),
+            init_path=self.init_path,
+        )
+        directory = self.state_dir(container.id)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o711)
+        for name in STALE:
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).unlink()
+        spec.write_bundle(directory, document)
+        return directory
+
+    def exec_process(self, container: Container, config: ExecConfig) -> dict[str, Any]:
+        """Blocking: the OCI process of an exec, its user resolved in the running container's
+        root file system (the bundle's ``root.path``)."""
+        bundle = self.state_dir(container.id) / "config.json"
+        try:
+            rootfs = str(json.loads(bundle.read_bytes())["root"]["path"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BadParameter(
+                f"container {container.short_id} has no bundle: is it running?"
+            ) from None
+        user_text = config.user or str(container.config.get("User") or "")
+        user = users.resolve_user(
+            rootfs, user_text, [str(g) for g in container.host_config.get("GroupAdd") or ()]
+        )
+        return spec.exec_process(
+            container,
+            config.cmd,
+            user,
+            self.host,
+            env=config.env,
+            working_dir=config.working_dir,
+            tty=config.tty,
+            privileged=config.privileged,
+            console_size=config.console_size,
+        )
