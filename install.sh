@@ -35,8 +35,8 @@ UNIT_DST=/etc/systemd/system/berthd.service
 # apt packages berth and its tests use (now or with the next issues). Never docker.io or podman:
 # those are references for bench/ only, installed by hand (see bench/README.md).
 APT_PACKAGES=(
-    python3 iproute2 iptables nftables btrfs-progs busybox-static docker-registry skopeo runc
-    debootstrap util-linux ca-certificates curl hyperfine
+    python3 iproute2 iptables nftables btrfs-progs busybox-static docker-registry skopeo runc crun
+    debootstrap util-linux ca-certificates curl hyperfine tini
 )
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -250,8 +250,8 @@ seed_image
 step "main job"
 cd "$REPO"
 main_job() {
-    # >>> berth's main job: the one line to change as berth grows (containers come next) <<<
-    berth version && berth plugin ls && berth images busybox
+    # >>> berth's main job: the one line to change as berth grows <<<
+    berth run --rm busybox echo hello from berth
 }
 if main_job; then
     step "berth is installed and works"

@@ -167,3 +167,36 @@ def big_archive(path: Path, total_mb: int = 100) -> str:
 
 def archive_size_mb(path: Path) -> float:
     return os.path.getsize(path) / 1_000_000
+
+
+BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static
+BUSYBOX_IMAGE = "busybox:latest"
+
+
+def busybox_rootfs(path: Path, busybox: Path = BUSYBOX) -> Path:
+    """The root file system of a busybox image as a tarball (the host's static busybox, a link
+    per applet, /etc/passwd and /etc/group): what `import -c 'CMD ["sh"]'` makes an image of."""
+    import subprocess
+
+    listed = subprocess.run(
+        [str(busybox), "--list"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.split()
+    applets = sorted({name for name in listed if name and "/" not in name} - {"busybox"})
+    files = {
+        "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+        "etc/group": b"root:x:0:\nnobody:x:65534:\n",
+    }
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, mode in (("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777)):
+            tar.addfile(_info(name, tarfile.DIRTYPE, mode=mode))
+        with busybox.open("rb") as binary:
+            tar.addfile(
+                _info("bin/busybox", tarfile.REGTYPE, busybox.stat().st_size, 0o755), binary
+            )
+        for applet in applets:
+            link = _info(f"bin/{applet}", tarfile.SYMTYPE, mode=0o777)
+            link.linkname = "busybox"
+            tar.addfile(link)
+        for name, data in files.items():
+            tar.addfile(_info(name, tarfile.REGTYPE, len(data)), io.BytesIO(data))
+    return path

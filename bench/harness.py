@@ -64,6 +64,7 @@ def placeholders() -> dict[str, str]:
     return {
         "{berth}": str(berth) if berth.exists() else (shutil.which("berth") or "berth"),
         "{python}": str(python) if python.exists() else sys.executable,
+        "{concurrently}": str(Path(__file__).resolve().parent / "concurrently.py"),
     }
 
 
@@ -88,14 +89,15 @@ def _quick(argv: list[str], timeout: float = ENGINE_PROBE_TIMEOUT) -> tuple[bool
 
 def availability(workload: Workload, engine: str, argv: list[str]) -> str | None:
     """None when the engine can run this workload here, else why not."""
-    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
-        return f"{argv[0]} is not installed"
+    program = argv[workload.wrapper]
+    if shutil.which(program) is None and not Path(program).exists():
+        return f"{program} is not installed"
     if engine == "berth" and workload.needs:
-        ok, _ = _quick([argv[0], workload.needs, "--help"])
+        ok, _ = _quick([program, workload.needs, "--help"])
         if not ok:
             return f"berth has no `{workload.needs}` command yet"
     if engine in ("docker", "podman") and engine not in workload.daemonless:
-        ok, why = _quick([argv[0], "info"])
+        ok, why = _quick([program, "info"])
         if not ok:
             return f"`{engine} info` fails ({why}); see bench/README.md to start it"
     return None
@@ -170,7 +172,7 @@ def run_workload(
             skipped.append(Skipped(engine, why))
             continue
         try:
-            with prepare(workload.setup, engine, argv[0]) as prepared:
+            with prepare(workload.setup, engine, argv[workload.wrapper]) as prepared:
                 results.append(
                     _measure_prepared(workload, engine, template, prepared, runs, warmup)
                 )

@@ -9,6 +9,11 @@ placeholders it gives. What a preparation makes, it removes on exit.
   BERTH_HOST), for docker/podman in their stores (removed afterwards).
 - `load-100mb`: a ~100 MB three-layer archive in a temporary file (`{archive}`), and for berth
   an empty bench daemon; each run's image is removed after it by `Workload.after_each`.
+- `busybox`: a `busybox:latest` image made from the host's static busybox — for berth in a
+  bench daemon, for docker/podman imported into their stores unless they have one (then
+  removed again at the end).
+- `busybox-exec`: `busybox` plus a running container `berth-bench-exec` (`sleep`), removed at
+  the end, to exec into.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archives import archive_size_mb, big_archive, many_images_archive
+from archives import (
+    BUSYBOX,
+    BUSYBOX_IMAGE,
+    archive_size_mb,
+    big_archive,
+    busybox_rootfs,
+    many_images_archive,
+)
 from idle_rss import berthd_path, mounts_under, ping, stop
 
 SETUP_TIMEOUT = 600.0
@@ -133,7 +145,66 @@ def _load_100mb(engine: str, argv0: str) -> Iterator[Prepared]:
         yield Prepared(values=values, note=note)
 
 
-PREPARATIONS = {"images-100": _images_100, "load-100mb": _load_100mb}
+EXEC_TARGET = "berth-bench-exec"
+
+
+def _has_image(argv0: str, env: dict[str, str] | None = None) -> bool:
+    import os
+
+    done = subprocess.run(
+        [argv0, "image", "inspect", BUSYBOX_IMAGE],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        timeout=SETUP_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.returncode == 0
+
+
+@contextlib.contextmanager
+def _busybox(engine: str, argv0: str) -> Iterator[Prepared]:
+    if not BUSYBOX.is_file():
+        raise SetupError(f"{BUSYBOX} is missing (install Debian's busybox-static)")
+    with tempfile.TemporaryDirectory(prefix="berth-bench-busybox.") as work:
+        rootfs = busybox_rootfs(Path(work) / "rootfs.tar")
+        command = [argv0, "import", "-c", 'CMD ["sh"]', str(rootfs), BUSYBOX_IMAGE]
+        if engine == "berth":
+            with bench_daemon() as host:
+                env = {"BERTH_HOST": host}
+                _run(command, env, "berth import of busybox")
+                yield Prepared(env=env, note="busybox imported into a bench berthd")
+            return
+        if _has_image(argv0):
+            yield Prepared(note=f"{engine}'s own {BUSYBOX_IMAGE}")
+            return
+        _run(command, None, f"{engine} import of busybox")
+        try:
+            yield Prepared(note=f"busybox imported into {engine}'s store")
+        finally:
+            _run([argv0, "rmi", BUSYBOX_IMAGE], None, f"{engine} rmi of busybox")
+
+
+@contextlib.contextmanager
+def _busybox_exec(engine: str, argv0: str) -> Iterator[Prepared]:
+    with _busybox(engine, argv0) as prepared:
+        run = [argv0, "run", "-d", "--name", EXEC_TARGET, "--network", "none", BUSYBOX_IMAGE]
+        _run([*run, "sleep", "86400"], prepared.env, f"{engine} run of {EXEC_TARGET}")
+        try:
+            yield Prepared(
+                env=prepared.env,
+                values=prepared.values,
+                note=f"{prepared.note}; {EXEC_TARGET} running",
+            )
+        finally:
+            _run([argv0, "rm", "-f", EXEC_TARGET], prepared.env, f"{engine} rm of {EXEC_TARGET}")
+
+
+PREPARATIONS = {
+    "images-100": _images_100,
+    "load-100mb": _load_100mb,
+    "busybox": _busybox,
+    "busybox-exec": _busybox_exec,
+}
 
 
 @contextlib.contextmanager

@@ -75,13 +75,14 @@ class TestPluginPackage:
         assert (plugin / "README.md").read_text().strip(), "the README is empty"
         import_package(plugin)
 
-    def test_registers_exactly_one_entry_point_in_a_versioned_group(self, plugin: Path) -> None:
+    def test_registers_its_entry_points_in_one_versioned_group(self, plugin: Path) -> None:
         groups = berth_entry_points(load_toml(plugin / "pyproject.toml"))
         assert len(groups) == 1, f"{plugin.name}: one berth.*.v1 group expected, got {groups}"
         (group, eps), *_ = groups.items()
         assert GROUP_RE.match(group), f"{plugin.name}: {group!r} is not berth.<kind>.v1"
         assert group in ENTRY_POINT_GROUPS.values(), f"{group!r} is not a group core owns"
-        assert len(eps) == 1, f"{plugin.name}: one entry point expected in {group}, got {eps}"
+        # Usually one; a plugin may serve several names of one kind (isolation_oci: runc, crun).
+        assert len(eps) >= 1, f"{plugin.name}: no entry point in {group}"
 
     def test_entry_point_names_a_module_of_the_plugin(self, plugin: Path) -> None:
         groups = berth_entry_points(load_toml(plugin / "pyproject.toml"))

@@ -101,8 +101,8 @@ def test_seed_without_busybox_is_one_clear_error(berthd: Daemon, tmp_path: Path)
     )
 
 
-@pytest.mark.parametrize("line", ["berth images busybox"])
-def test_main_job_lists_the_seed_image(line: str) -> None:
+@pytest.mark.parametrize("line", ["berth run --rm busybox echo hello from berth"])
+def test_main_job_runs_the_seed_image(line: str) -> None:
     lines = INSTALL.read_text().splitlines()
     mark = next(i for i, text in enumerate(lines) if "berth's main job:" in text)
     assert line in lines[mark + 1]

@@ -1,13 +1,15 @@
 """A tiny fake of berthd's Docker API for the client's unit tests (not the real daemon).
 
-Serves HTTP/1.1 on a UNIX socket (or TCP) from a thread; each route answers with JSON, text or
-a chunked stream of JSON lines. Requests are recorded for assertions. Run as a script
+Serves HTTP/1.1 on a UNIX socket (or TCP) from a thread; each route answers with JSON, text,
+a chunked stream of JSON lines, or a hijack (`101 UPGRADED`, then the raw connection is handed
+to the route's function: attach, exec start). Requests are recorded for assertions. Run as a script
 (`python fake_daemon.py SOCKET`) it serves the sample routes until killed: the autostart tests
 use it as a stand-in `berthd`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -50,7 +52,46 @@ class Stream:
     keep_open: threading.Event | None = None  # when given: after the items, wait until it is set
 
 
-Route = Reply | Stream | Callable[[Recorded], "Reply | Stream"]
+class RawConnection:
+    """The hijacked connection, as a route's handler sees it."""
+
+    def __init__(self, sock: Any, rfile: Any) -> None:
+        self.sock = sock
+        self._rfile = rfile
+
+    def recv(self, size: int = 65536) -> bytes:
+        """Some of what the client sent (its stdin); b"" once it half-closed."""
+        try:
+            return bytes(self._rfile.read1(size))
+        except (ConnectionResetError, OSError):
+            return b""
+
+    def read_all(self) -> bytes:
+        """Everything the client sends until it half-closes."""
+        parts = []
+        while data := self.recv():
+            parts.append(data)
+        return b"".join(parts)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+
+@dataclass
+class Hijack:
+    """Answer `101 UPGRADED` with `content_type`, then run `handler(connection)` on the raw
+    connection (a `RawConnection`: read the client's stdin, send output; closed on return)."""
+
+    handler: Callable[[Any], None]
+    content_type: str = "application/vnd.docker.multiplexed-stream"
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """One frame of Docker's multiplexed stream (1 stdout, 2 stderr, 3 system error)."""
+    return bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
+
+
+Route = Reply | Stream | Hijack | Callable[[Recorded], "Reply | Stream | Hijack"]
 
 
 SAMPLE_VERSION: dict[str, Any] = {
@@ -221,13 +262,15 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append(request)
         route = fake.routes.get((self.command, path))
         if route is None:
-            answer: Reply | Stream = Reply(404, {"message": f"page not found: {path}"})
+            answer: Reply | Stream | Hijack = Reply(404, {"message": f"page not found: {path}"})
         elif callable(route):
             answer = route(request)
         else:
             answer = route
         if isinstance(answer, Stream):
             self._stream(answer)
+        elif isinstance(answer, Hijack):
+            self._hijack(answer)
         else:
             self._reply(answer)
 
@@ -244,9 +287,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Api-Version", "1.44")
+        self.send_header("Ostype", "linux")
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and data:  # (a client may close right after a bodiless head)
             self.wfile.write(data)
+
+    def _hijack(self, hijack: Hijack) -> None:
+        self.wfile.write(
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\n"
+            b"Upgrade: tcp\r\nApi-Version: 1.44\r\n\r\n" % hijack.content_type.encode()
+        )
+        self.wfile.flush()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            hijack.handler(RawConnection(self.connection, self.rfile))
+        self.close_connection = True
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))

@@ -38,7 +38,9 @@ def walk(command, parent):
 walk(cli, None)
 nowhere = "unix://" + sys.argv[1]
 for args in (["version"], ["info"], ["events"], ["plugin", "ls"], ["plugin", "ls", "--local"],
-             ["version", "--format", "{{json .}}"], ["completion", "bash"]):
+             ["version", "--format", "{{json .}}"], ["completion", "bash"],
+             ["run", "--rm", "-e", "A=1", "-m", "1g", "busybox", "true"], ["exec", "c", "true"],
+             ["ps", "-a"], ["stats", "--no-stream"], ["logs", "c"], ["inspect", "c"]):
     try:
         cli.main(["-H", nowhere, *args], prog_name="berth", standalone_mode=False)
     except Exception:

@@ -140,7 +140,10 @@ def test_no_usable_driver_is_a_selection_without_record(host: PluginHost) -> Non
 def test_crashing_probe_counts_as_unsupported(host: PluginHost) -> None:
     with pytest.raises(PluginError, match="probe failed: OSError: no such device"):
         select_isolation(host, "crashy")
-    assert select_isolation(host, "").record is None
+    only_crashy = hermetic(host, "crashy")
+    selection = select_isolation(only_crashy, "")
+    assert selection.record is None
+    assert selection.skipped["crashy"] == "probe failed: OSError: no such device"
 
 
 def test_event_hooks_reach_extensions_and_a_faulty_one_is_isolated(host: PluginHost) -> None:

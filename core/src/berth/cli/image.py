@@ -1,6 +1,7 @@
 """The image commands, as the docker CLI has them: `images`, `history`, `tag`, `rmi`, `save`,
-`load`, `import`, `inspect`, the `image` group (`ls`, `inspect`, `history`, `tag`, `rm`, `save`,
-`load`, `import`, `prune`) and `system df`.
+`load`, `import`, the `image` group (`ls`, `inspect`, `history`, `tag`, `rm`, `save`, `load`,
+`import`, `prune`) and `system df`. (The top-level `inspect`, which looks for containers first,
+is in berth.cli.container.)
 
 Module-level imports stay light (click only): each command imports what it needs when it runs.
 """
@@ -197,36 +198,6 @@ def image_inspect(state: CliState, format_: str | None, names: tuple[str, ...]) 
 
     api = state.api()
     _inspect(names, format_, lambda name: api_images.inspect_image(api, name))
-
-
-OBJECT_TYPES = ("image", "container", "network", "volume", "node", "service", "task", "plugin")
-
-
-@click.command("inspect", cls=GoFlagsCommand)
-@click.option("-f", "--format", "format_", metavar="TEMPLATE", help=INSPECT_FORMAT_HELP)
-@click.option(
-    "-s", "--size", is_flag=True, help="Display total file sizes if the type is container."
-)
-@click.option("--type", "type_", metavar="TYPE", help="Only inspect objects of the given type.")
-@click.argument("names", nargs=-1, required=True, metavar="NAME|ID [NAME|ID...]")
-@pass_state
-def inspect(
-    state: CliState, format_: str | None, size: bool, type_: str | None, names: tuple[str, ...]
-) -> None:
-    """Return low-level information on berth objects.
-
-    Images only, for now: containers, networks and volumes come with their commands.
-    """
-    from berth.cli.errors import CliError
-    from berth.client import images as api_images
-
-    if type_ and type_ not in OBJECT_TYPES:
-        raise CliError(f'"{type_}" is not a valid value for --type')
-    if type_ and type_ != "image":
-        raise CliError(f"berth cannot inspect objects of type {type_} yet: only images exist")
-    api = state.api()
-    not_found = None if type_ == "image" else "Error: No such object: {name}"
-    _inspect(names, format_, lambda name: api_images.inspect_image(api, name), not_found)
 
 
 # --- history ------------------------------------------------------------------------------------
@@ -643,5 +614,4 @@ TOP_LEVEL = (
     (save, "save"),
     (load, "load"),
     (import_, "import"),
-    (inspect, "inspect"),
 )

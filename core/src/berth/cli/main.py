@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from berth.cli import completion, image, plugin, system
+from berth.cli import completion, container, image, plugin, system
 from berth.cli.clientinfo import version_line
 from berth.cli.context import CliState
 from berth.cli.errors import CliError
@@ -88,6 +88,9 @@ cli.add_command(system.system)
 cli.add_command(plugin.plugin)
 cli.add_command(image.image)
 for command, name in image.TOP_LEVEL:
+    cli.add_command(command, name)
+cli.add_command(container.container)
+for command, name in container.TOP_LEVEL:
     cli.add_command(command, name)
 system.system.add_command(image.df, "df")
 cli.add_command(completion.completion)

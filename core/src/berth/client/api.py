@@ -17,7 +17,7 @@ from berth.client.errors import (
     UploadError,
 )
 from berth.client.hosts import Host
-from berth.client.transport import Connection, Response
+from berth.client.transport import Connection, RawStream, Response
 
 API_VERSION = "1.44"
 USER_AGENT = f"Berth-Client/{__version__} (linux)"
@@ -120,10 +120,11 @@ class APIClient:
         timeout: float | None = None,
         upload: BinaryIO | None = None,
         content_type: str = "application/x-tar",
+        extra_headers: Mapping[str, str] | None = None,
     ) -> tuple[Connection, Response]:
         """Send one request. `body` is sent as JSON; `upload`, a stream, is sent chunked as is."""
         target = (f"/v{API_VERSION}" if versioned else "") + path + _encode_query(query)
-        headers = {"User-Agent": USER_AGENT}
+        headers = {"User-Agent": USER_AGENT, **(extra_headers or {})}
         payload: bytes | BinaryIO | None = None
         if upload is not None:
             payload = upload
@@ -268,6 +269,37 @@ class APIClient:
                 yield chunk
         finally:
             conn.close()
+
+    def open(
+        self, method: str, path: str, *, query: Query | None = None, body: Any = None
+    ) -> tuple[Connection, Response]:
+        """Send a request and return as soon as the answer's head is in (its body comes later:
+        `POST /containers/{id}/wait` answers at once and says the exit code at the exit).
+
+        The caller reads the body and closes the connection. Error statuses raise DaemonError.
+        """
+        conn, response = self._send(method, path, query=query, body=body, timeout=None)
+        if conn.sock is not None:
+            conn.sock.settimeout(None)
+        return conn, response
+
+    def hijack(
+        self, method: str, path: str, *, query: Query | None = None, body: Any = None
+    ) -> RawStream:
+        """A request answered by `101 UPGRADED` (attach, exec start): the raw stream after it.
+
+        Error statuses raise DaemonError; any other answer than 101 is refused, as docker does.
+        """
+        upgrade = {"Connection": "Upgrade", "Upgrade": "tcp"}
+        if body is None:
+            upgrade["Content-Type"] = "text/plain"
+        conn, response = self._send(
+            method, path, query=query, body=body, timeout=None, extra_headers=upgrade
+        )
+        if response.status != 101:
+            conn.close()
+            raise ProtocolError(f"unable to upgrade to tcp, received {response.status}")
+        return conn.raw_stream(response.headers.get("content-type", ""))
 
     def ping(self, timeout: float | None = None) -> str:
         """`GET /_ping`: "OK" when the daemon is up."""

@@ -10,6 +10,9 @@ A request body is bytes (sent with a Content-Length) or a readable binary stream
 stdin): that one is sent with chunked transfer encoding, a piece at a time, from a thread of its
 own, while the caller reads the answer — so an archive is never held in memory whole, and a
 daemon that answers (progress, or an error) before it has read everything cannot deadlock us.
+
+After `101 UPGRADED` (attach, exec start) the connection is a `RawStream`: raw bytes both ways,
+half-closable (the end of stdin), readable from one thread while another writes.
 """
 
 from __future__ import annotations
@@ -310,6 +313,15 @@ class Connection:
         """The error that stopped reading the request's body stream, if that happened."""
         return None if self.upload is None else self.upload.source_error
 
+    def raw_stream(self, content_type: str = "") -> RawStream:
+        """The connection after a `101 UPGRADED` head: raw bytes both ways from now on.
+
+        The stream owns the connection (closing it closes the connection)."""
+        if self.sock is None or self._reader is None:
+            raise RuntimeError("connect() first")
+        self.sock.settimeout(None)
+        return RawStream(self, self.sock, self._reader, content_type)
+
     def close(self) -> None:
         if self.upload is not None:
             self.upload.stop()
@@ -319,3 +331,51 @@ class Connection:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+
+
+class RawStream:
+    """A hijacked connection: the container's output comes in, its stdin goes out.
+
+    Bytes the daemon sent right behind the 101 head are already in the connection's buffer:
+    `recv` returns those first. `recv` may block in one thread while another `sendall`s;
+    `close()` from any thread wakes a blocked `recv` (which then returns b"").
+    """
+
+    def __init__(self, connection: Connection, sock: Any, reader: BinaryIO, content_type: str):
+        self._connection = connection
+        self._sock = sock
+        self._reader = reader
+        self.content_type = content_type
+        self._closed = False
+
+    @property
+    def multiplexed(self) -> bool:
+        """Output comes in 8-byte-header frames (no TTY) rather than as raw bytes."""
+        return "multiplexed" in self.content_type
+
+    def recv(self, size: int = READ_SIZE) -> bytes:
+        """Some output, as soon as any is there; b"" at the end (or once closed)."""
+        if self._closed:
+            return b""
+        try:
+            return bytes(self._reader.read1(size))  # type: ignore[attr-defined]
+        except (OSError, ValueError):  # reset, or closed by another thread
+            if self._closed:
+                return b""
+            raise
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def close_write(self) -> None:
+        """Half-close: the daemon reads the end of stdin; output keeps coming."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(_socket.SHUT_WR)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(_socket.SHUT_RDWR)  # wakes a reader blocked in recv
+        self._connection.close()

@@ -14,6 +14,8 @@ from berth.daemon.api import Api
 from berth.daemon.http import Connection
 from berth.daemon.listeners import open_listeners
 from berth.daemon.lock import DataRootLock
+from berth.daemon.routers.containers import containers_router
+from berth.daemon.routers.exec import exec_router
 from berth.daemon.routers.images import images_router
 from berth.daemon.routers.system import system_router
 from berth.engine.config import DaemonConfig, load_config
@@ -37,6 +39,8 @@ class Daemon:
         self.api = Api(log)
         self.api.mount(system_router(self.engine))
         self.api.mount(images_router(self.engine))
+        self.api.mount(containers_router(self.engine))
+        self.api.mount(exec_router(self.engine))
         self._connections: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
 
@@ -86,6 +90,8 @@ class Daemon:
         sockets: list[Path] = []
         try:
             self.engine.start()
+            if self.engine.containers is not None:
+                await self.engine.containers.restore()
             servers, sockets = await open_listeners(config, self._on_client, self.log)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -112,6 +118,8 @@ class Daemon:
             for path in sockets:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+            if self.engine.containers is not None:
+                await self.engine.containers.shutdown()
             self.engine.stop()
             lock.release()
         self.log.info("daemon.stopped")

@@ -12,6 +12,11 @@ from typing import Any
 import berth
 from berth.engine import hostinfo
 from berth.engine.config import DaemonConfig
+from berth.engine.containers.bundle import BundleMaker
+from berth.engine.containers.service import ContainerService, Runtime, ServiceUnavailable
+from berth.engine.containers.store import ContainerStore
+from berth.engine.containers.supervisor import Supervisor
+from berth.engine.errors import BadParameter
 from berth.engine.events import Event, EventBus
 from berth.engine.images.errors import StoreUnavailable
 from berth.engine.images.service import ImageService
@@ -44,6 +49,8 @@ class Engine:
         self.storage_driver: Any = None
         self.images: ImageService | None = None
         self.images_error = ""
+        self.containers: ContainerService | None = None
+        self._runtimes: dict[str, Runtime] = {}
         self.warnings: list[str] = []
         self.started_at = time.time()
         self.id = ""
@@ -88,6 +95,7 @@ class Engine:
                 self.events.emit(
                     "plugin", "enable", record.plugin_id, name=record.name, kind=record.kind
                 )
+        self._start_containers()
         for warning in self.warnings:
             self.log.warning("engine.degraded", detail=warning)
 
@@ -107,6 +115,69 @@ class Engine:
             self.log.exception("images.unavailable", driver=name)
             self.warnings.append(f"WARNING: {self.images_error}; images are unavailable")
 
+    def _start_containers(self) -> None:
+        """The container service: ``<data-root>/containers`` and ``<exec-root>/containers``;
+        it needs the image store (hence a storage driver)."""
+        if self.images is None:
+            return
+        config = self.config
+        store = ContainerStore(config.data_root / "containers", self.log)
+        supervisor = Supervisor(config.exec_root, self.log)
+
+        def init_pid_of(ref: str) -> int:
+            assert self.containers is not None
+            return self.containers.init_pid_of(ref)
+
+        bundles = BundleMaker(supervisor.root, store.dir_of, init_pid_of)
+        self.containers = ContainerService(
+            store,
+            self.images,
+            self.storage_driver,
+            self.storage.name,
+            self.runtime,
+            supervisor,
+            bundles,
+            self.events,
+            self.log,
+            log_driver=config["log-driver"],
+            log_opts=config["log-opts"],
+        )
+
+    def runtime(self, name: str) -> Runtime:
+        """The isolation runtime ``name`` (``""``: the daemon's default), built on first use."""
+        key = name or self.isolation.name
+        cached = self._runtimes.get(key) if key else None
+        if cached is not None:
+            return cached
+        if not name:
+            record = self.isolation.record
+            if record is None:
+                raise ServiceUnavailable(
+                    f"containers cannot run: {self.isolation.summary()}; install an isolation "
+                    "plugin (berth-isolation-linux) or choose one with default-runtime"
+                )
+        else:
+            record = self.plugins.records["isolation"].get(name)
+            if record is None:
+                known = ", ".join(self.plugins.names("isolation")) or "none"
+                raise BadParameter(f"unknown or invalid runtime name: {name} (installed: {known})")
+            record = self.plugins.load_and_probe("isolation", name)
+            if record.status not in (READY, ACTIVE):
+                raise BadParameter(f"runtime {name!r} cannot be used here: {record.reason}")
+        driver = self.plugins.build(record)
+        launcher = str(getattr(record.spec, "launcher", "") or "")
+        runtime = Runtime(record.name, driver, launcher)
+        self._runtimes[record.name] = runtime
+        return runtime
+
+    def container_service(self) -> ContainerService:
+        """The container service, or a one-line 503 saying why there is none."""
+        if self.containers is None:
+            raise StoreUnavailable(
+                f"containers are unavailable: {self.images_error or 'no storage driver is active'}"
+            )
+        return self.containers
+
     def image_service(self) -> ImageService:
         """The image service, or a one-line 503 saying why there is none."""
         if self.images is None:
@@ -116,12 +187,19 @@ class Engine:
         return self.images
 
     def stop(self) -> None:
+        """Free what the engine holds. Running containers go on (live restore): while one of
+        them has its root file system mounted, the storage driver's mounts stay as they are
+        (a restarted daemon adopts them); otherwise the driver cleans up."""
         driver = self.storage_driver
-        if driver is not None:
-            try:
-                driver.cleanup()
-            except Exception:
-                self.log.exception("storage.cleanup_failed")
+        if driver is None:
+            return
+        if self.containers is not None and self.containers.holds_mounts():
+            self.log.info("storage.cleanup_skipped", reason="containers are running")
+            return
+        try:
+            driver.cleanup()
+        except Exception:
+            self.log.exception("storage.cleanup_failed")
 
     def _engine_id(self) -> str:
         """A stable ID for this data root (Docker's info ``ID``), made on first start."""
@@ -196,12 +274,16 @@ class Engine:
         }
         runtimes = {**runtimes, **self.config["runtimes"]}
         cgroup_version = hostinfo.cgroup_version()
+        counts = (
+            self.containers.counts()
+            if self.containers is not None
+            else dict.fromkeys(
+                ("Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped"), 0
+            )
+        )
         return {
             "ID": self.id,
-            "Containers": 0,
-            "ContainersRunning": 0,
-            "ContainersPaused": 0,
-            "ContainersStopped": 0,
+            **counts,
             "Images": self.images.count() if self.images is not None else 0,
             "Driver": self.storage.name or "none",
             "DriverStatus": driver_status,
@@ -277,7 +359,7 @@ class Engine:
             "ContainerdCommit": {"ID": ""},
             "RuncCommit": {"ID": ""},
             "InitCommit": {"ID": ""},
-            "SecurityOptions": [],  # seccomp and user namespaces arrive with the containers issue
+            "SecurityOptions": ["name=seccomp,profile=builtin"] if self.containers else [],
             "CDISpecDirs": [],
             "Warnings": list(self.warnings),
             "BerthPlugins": [r.to_json() for r in self.plugins.all_records()],

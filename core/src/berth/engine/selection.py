@@ -15,7 +15,7 @@ from berth.engine.pluginhost import ACTIVE, READY, PluginHost, PluginRecord
 from berth.plugins import DriverKind
 
 STORAGE_PRIORITY = ("overlay", "btrfs", "vfs")
-ISOLATION_PRIORITY = ("linux", "oci")
+ISOLATION_PRIORITY = ("linux", "runc")
 
 #: Driver names Docker users know that no Linux kernel here can serve.
 REMOVED_STORAGE = {

@@ -99,10 +99,17 @@ class RegistryClientSpec:
 
 @dataclass(frozen=True)
 class IsolationRuntimeSpec:
+    """An isolation backend. ``factory`` builds the daemon side (:class:`IsolationRuntime`);
+    ``launcher`` names the module a container's monitor imports to create, start and exec its
+    processes (see :mod:`berth.plugins.contracts.launcher`): an importable module path such as
+    ``"berth_isolation_linux.launcher"``, light (the standard library and its own package only).
+    An empty ``launcher`` means the backend cannot run containers yet."""
+
     name: str
     factory: Callable[[PluginContext], IsolationRuntime]
     probe: Probe
     description: str = ""
+    launcher: str = ""
 
 
 @dataclass(frozen=True)

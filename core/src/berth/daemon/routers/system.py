@@ -86,7 +86,12 @@ def system_router(engine: Engine) -> Router:
             )
             data.update(found)
         if "container" in kinds:
-            data["Containers"] = []
+            containers = engine.containers
+            data["Containers"] = (
+                await containers.list_containers(all_containers=True, size=True)
+                if containers is not None
+                else []
+            )
         if "volume" in kinds:
             data["Volumes"] = []
         if "build-cache" in kinds:

@@ -155,6 +155,9 @@ class Attachment:
         )
         self._stdin = bytearray()
         self._stdin_ended = False
+        #: The monitor's stream once the stdin held until then went out: only then does new
+        #: stdin go straight to it (so nothing overtakes what was held).
+        self._live: MonitorStream | None = None
         self._detached = asyncio.Event()
         self._on_detach = on_detach
         self.system_frames: list[bytes] = []
@@ -232,23 +235,22 @@ class Attachment:
             stream.end_input()
 
     def _connected(self) -> MonitorStream | None:
-        if self._monitor.done() and not self._monitor.cancelled():
-            return self._monitor.result()
-        return None
+        return self._live
 
     async def _to_monitor(self, data: bytes) -> None:
         if not data:
             return
-        stream = self._connected()
+        stream = self._live
         if stream is None:
             self._stdin += data
         else:
             await stream.send(data)
 
     async def _copy_out(self, stream: MonitorStream, client: ClientStream, began: float) -> None:
-        if self._stdin:
+        while self._stdin:  # more may come in while this is sent
             data, self._stdin = bytes(self._stdin), bytearray()
             await stream.send(data)
+        self._live = stream
         if self._stdin_ended and self.options.stdin:
             stream.end_input()
         first = True

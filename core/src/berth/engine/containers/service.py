@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import signal as signals
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from berth.engine.containers import listing, logs, top
 from berth.engine.containers.attach import (
@@ -78,6 +80,7 @@ from berth.engine.images.service import ImageService
 from berth.monitor.logfile import parse_log_options
 from berth.plugins import IsolationRuntime, StorageDriver
 
+R = TypeVar("R")
 CONTAINER_REF = "container:"
 DEFAULT_STOP_TIMEOUT = 10
 KILL_WAIT = 10.0  # seconds a SIGKILL is given to end the container before berth gives up
@@ -191,9 +194,17 @@ class ContainerService:
         self._live: dict[str, Live] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shutting_down = False
+        #: Blocking work (mounts, bundles, records with fsync, cgroup files) of many containers
+        #: at once: more threads than asyncio's default pool (CPUs + 4), as it waits on disks.
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="containers")
         images.add_usage_check(self._image_users)
 
     # --- bookkeeping ------------------------------------------------------------------------
+
+    async def _blocking(self, function: Callable[..., R], *args: Any) -> R:
+        """Run blocking work in the service's threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     def _live_of(self, container: Container) -> Live:
         live = self._live.get(container.id)
@@ -270,7 +281,7 @@ class ContainerService:
             self.log.error("container.event_failed", action=action, error=str(exc))
 
     async def _save(self, container: Container, host_config: bool = False) -> None:
-        await asyncio.to_thread(self.store.save, container, host_config)
+        await self._blocking(self.store.save, container, host_config)
 
     def _runtime_of(self, container: Container) -> Runtime:
         return self.runtimes(str(container.host_config.get("Runtime") or ""))
@@ -280,7 +291,7 @@ class ContainerService:
     async def create(
         self, name: str, body: Mapping[str, Any], platform: str = ""
     ) -> dict[str, Any]:
-        container, warnings = await asyncio.to_thread(self._create, name, body, platform)
+        container, warnings = await self._blocking(self._create, name, body, platform)
         self._live_of(container)
         self._emit(container, "create")
         return {"Id": container.id, "Warnings": warnings}
@@ -405,7 +416,7 @@ class ContainerService:
         changed = True
         while changed:
             changed = False
-            for other in self.images.images.images.values():
+            for other in list(self.images.images.images.values()):
                 if other.id not in found and other.parent in found:
                     found.add(other.id)
                     changed = True
@@ -452,12 +463,12 @@ class ContainerService:
                 out.append(container.summary(self._display_image(container), now, rw, root))
             return out
 
-        return await asyncio.to_thread(views)
+        return await self._blocking(views)
 
     async def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         live = self._lookup(ref)
         container = live.container
-        rw, root = await asyncio.to_thread(self._sizes, container) if size else (None, None)
+        rw, root = await self._blocking(self._sizes, container) if size else (None, None)
         data = container.inspect(rw, root)
         data["ExecIDs"] = [e.id for e in self.execs.of_container(container.id)] or None
         return data
@@ -487,15 +498,19 @@ class ContainerService:
         """Mount, write the bundle, start the monitor, connect waiting clients, start the
         init. On failure the state records the error and exit code, and ``--rm`` applies."""
         container = live.container
+        marks = [time.perf_counter()]
         try:
             runtime = self._runtime_of(container)
             if not runtime.launcher:
                 raise BerthError(
                     f"isolation runtime {runtime.name!r} cannot run containers yet (no launcher)"
                 )
-            rootfs = await asyncio.to_thread(self.driver.mount, container.rw_layer)
+            rootfs = await self._blocking(self.driver.mount, container.rw_layer)
             live.mounted = True
-            bundle = await asyncio.to_thread(self.bundles.prepare, container, Path(rootfs))
+            container.graph_driver_data.setdefault("MergedDir", str(rootfs))
+            marks.append(time.perf_counter())
+            bundle = await self._blocking(self.bundles.prepare, container, Path(rootfs))
+            marks.append(time.perf_counter())
             log_size, log_files = self._log_limits(container)
             handle = await self.supervisor.spawn(
                 container.id,
@@ -508,6 +523,7 @@ class ContainerService:
                 open_stdin=bool(container.config.get("OpenStdin")),
                 stdin_once=bool(container.config.get("StdinOnce")),
             )
+            marks.append(time.perf_counter())
         except BaseException as exc:
             await self._start_failed(live, exc, None)
             raise self._start_error(container, exc) from None
@@ -520,10 +536,24 @@ class ContainerService:
         except BaseException as exc:
             await self._start_failed(live, exc, handle)
             raise self._start_error(container, exc) from None
+        marks.append(time.perf_counter())
         container.mark_started(pid)
         await self._save(container)
         live.watcher = self._spawn_task(self._watch(live, handle))
         self._emit(container, "start")
+        marks.append(time.perf_counter())
+        steps = ("mount", "bundle", "monitor", "exec", "record")
+        self.log.info(
+            "container.started",
+            id=container.id,
+            image=str(container.config.get("Image") or container.image),
+            runtime=runtime.name,
+            pid=pid,
+            ms={
+                k: round((b - a) * 1000, 1)
+                for k, a, b in zip(steps, marks, marks[1:], strict=False)
+            },
+        )
 
     def _log_limits(self, container: Container) -> tuple[int, int]:
         config = container.host_config.get("LogConfig") or {}
@@ -555,13 +585,14 @@ class ContainerService:
         if handle is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(handle.wait(), 5.0)
-        await asyncio.to_thread(self._release_run, live)
+        await self._blocking(self._release_run, live)
         for attachment in list(live.attachments):
             attachment.abandon()
         if isinstance(exc, asyncio.CancelledError):
             return
         code = exc.exit_code if isinstance(exc, StartFailed) else 128
         state = container.state
+        was_running = state.running  # an automatic restart that failed
         state.running = state.restarting = state.paused = False
         state.pid = 0
         state.exit_code = code
@@ -570,7 +601,8 @@ class ContainerService:
             state.finished_at = now_rfc3339()
         with contextlib.suppress(Exception):
             await self._save(container)
-        live.wake(live.exit_waiters, (code, state.error))
+        if was_running:  # a container that never ran did not exit: next-exit waits on
+            live.wake(live.exit_waiters, (code, ""))
         if container.host_config.get("AutoRemove") and not live.removing:
             await self._remove_locked(live)
 
@@ -624,7 +656,7 @@ class ContainerService:
             finished_at = status.finished_at if finished is not None else now_rfc3339()
             ran_for = max(0.0, (finished or time.time()) - started)
             oom = status.oom_killed
-            await asyncio.to_thread(self._release_run, live)
+            await self._blocking(self._release_run, live)
             self.execs.drop_container(container.id)
             container.exec_ids.clear()
             manually = container.has_been_manually_stopped or self._shutting_down
@@ -717,8 +749,9 @@ class ContainerService:
             ):
                 live.restart.cancel()
                 unpause = state.paused
-            if not self._shutting_down:
+            if not self._shutting_down and not container.has_been_manually_stopped:
                 container.has_been_manually_stopped = True
+                await self._save(container)
             if state.restarting:
                 live.cancel_restart_task()
                 container.mark_exited(state.exit_code, state.finished_at, state.oom_killed)
@@ -730,11 +763,23 @@ class ContainerService:
                 raise NotRunning(container.id)
             try:
                 await handle.kill(signal)
-            except (ProcessLookupError, MonitorGone):
+            except ProcessLookupError:
                 return  # exiting already: its exit is on its way
+            except (MonitorGone, MonitorError) as exc:
+                # A monitor that does not answer: the runtime signals the processes itself.
+                self.log.warning("container.monitor_unresponsive", id=container.id, error=str(exc))
+                try:
+                    await self._blocking(
+                        self._runtime_of(container).driver.kill,
+                        self.supervisor.state_dir(container.id),
+                        signal,
+                        True,
+                    )
+                except (OSError, BerthError):
+                    return
             if unpause:
                 with contextlib.suppress(Exception):
-                    await asyncio.to_thread(
+                    await self._blocking(
                         self._runtime_of(container).driver.resume,
                         self.supervisor.state_dir(container.id),
                     )
@@ -745,7 +790,19 @@ class ContainerService:
         live = self._lookup(ref)
         await self._signal(live, signal)
         if signal == signals.SIGKILL:
-            await self._wait_exit(live, KILL_WAIT)
+            await self._wait_killed(live)
+
+    async def _wait_killed(self, live: Live) -> bool:
+        """After a SIGKILL: wait for the exit; a monitor that does not report it within
+        KILL_WAIT is itself killed (its exit is then recorded as lost, and the runtime
+        cleans up what is left)."""
+        if await self._wait_exit(live, KILL_WAIT):
+            return True
+        handle = live.monitor
+        if handle is not None:
+            self.log.warning("container.monitor_killed", id=live.container.id)
+            await self._blocking(self.supervisor.kill_monitor, live.container.id, handle.pid)
+        return await self._wait_exit(live, KILL_WAIT)
 
     async def _stop(self, live: Live, signal: int, timeout: int) -> None:
         try:
@@ -756,7 +813,7 @@ class ContainerService:
             return
         with contextlib.suppress(NotRunning):
             await self._signal(live, int(signals.SIGKILL))
-        if not await self._wait_exit(live, KILL_WAIT):
+        if not await self._wait_killed(live):
             raise BerthError(
                 f"cannot stop container {live.container.short_id}: it did not exit after SIGKILL"
             )
@@ -839,7 +896,7 @@ class ContainerService:
             if state.running:
                 with contextlib.suppress(NotRunning):
                     await self._signal(live, int(signals.SIGKILL))
-                if not await self._wait_exit(live, KILL_WAIT):
+                if not await self._wait_killed(live):
                     raise BerthError(
                         f"cannot remove container {container.short_id}: "
                         "it did not exit after SIGKILL"
@@ -860,7 +917,7 @@ class ContainerService:
         for attachment in list(live.attachments):
             attachment.abandon()
         container.state.removal_in_progress = True
-        await asyncio.to_thread(self._delete, live)
+        await self._blocking(self._delete, live)
         self._live.pop(container.id, None)
         self.execs.drop_container(container.id)
         self._emit(container, "destroy")
@@ -922,7 +979,7 @@ class ContainerService:
             if not options.logs or not container.log_path:
                 return
             query = logs.LogQuery(stdout=options.stdout, stderr=options.stderr)
-            for entry in await asyncio.to_thread(
+            for entry in await self._blocking(
                 lambda: list(logs.read_log(Path(container.log_path), query))
             ):
                 await client.write(logs.render(entry, False, tty))
@@ -986,7 +1043,7 @@ class ContainerService:
         if normalize(new_name) == old:
             raise BadParameter("Renaming a container with the same name as its current name")
         async with live.lock:
-            await asyncio.to_thread(self.store.rename, container, new_name)
+            await self._blocking(self.store.rename, container, new_name)
         self._emit(container, "rename", oldName=old)
 
     async def pause(self, ref: str) -> None:
@@ -1003,7 +1060,7 @@ class ContainerService:
                     f"Container {container.id} is restarting, wait until the container is running"
                 )
             runtime = self._runtime_of(container)
-            await asyncio.to_thread(runtime.driver.pause, self.supervisor.state_dir(container.id))
+            await self._blocking(runtime.driver.pause, self.supervisor.state_dir(container.id))
             state.paused = True
             await self._save(container)
             self._emit(container, "pause")
@@ -1015,7 +1072,7 @@ class ContainerService:
             if not container.state.paused:
                 raise Conflict(f"Container {container.id} is not paused")
             runtime = self._runtime_of(container)
-            await asyncio.to_thread(runtime.driver.resume, self.supervisor.state_dir(container.id))
+            await self._blocking(runtime.driver.resume, self.supervisor.state_dir(container.id))
             container.state.paused = False
             await self._save(container)
             self._emit(container, "unpause")
@@ -1027,7 +1084,7 @@ class ContainerService:
         container = live.container
         if not container.state.running or container.state.restarting or not container.state.pid:
             raise NotRunning(container.id)
-        return await asyncio.to_thread(top.top, container.state.pid, ps_args)
+        return await self._blocking(top.top, container.state.pid, ps_args)
 
     async def stats(
         self, ref: str, stream: bool = True, one_shot: bool = False
@@ -1050,7 +1107,7 @@ class ContainerService:
                 return None
             runtime = self._runtime_of(container)
             try:
-                reading = await asyncio.to_thread(
+                reading = await self._blocking(
                     runtime.driver.stats, self.supervisor.state_dir(container.id)
                 )
             except (OSError, ValueError) as exc:
@@ -1090,7 +1147,7 @@ class ContainerService:
             found = self.driver.changes(container.rw_layer, parent)
             return [{"Path": c.path, "Kind": int(c.kind)} for c in found]
 
-        return filter_init_changes(await asyncio.to_thread(read)) or None
+        return filter_init_changes(await self._blocking(read)) or None
 
     async def prune(self, filters: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
         wanted = listing.prune_selection(filters or {})
@@ -1103,7 +1160,7 @@ class ContainerService:
             async with live.lock:
                 if container.state.running or live.removing or self.store.get(container.id) is None:
                     continue
-                rw, _ = await asyncio.to_thread(self._sizes, container)
+                rw, _ = await self._blocking(self._sizes, container)
                 try:
                     await self._remove_locked(live)
                 except BerthError as exc:
@@ -1210,15 +1267,20 @@ class ContainerService:
         handle = live.monitor
         if handle is None:
             raise NotRunning(container.id)
-        process = await asyncio.to_thread(self.bundles.exec_process, container, instance.config)
+        process = await self._blocking(self.bundles.exec_process, container, instance.config)
         try:
             pid, stream = await handle.exec(instance.id, process, instance.config.tty, stdin)
         except StartFailed as exc:
             instance.exit_code = exc.exit_code
             instance.running = False
             raise
-        except MonitorGone:
-            raise NotRunning(container.id) from None
+        except (MonitorGone, MonitorError) as exc:
+            if not container.state.running:
+                raise NotRunning(container.id) from None
+            raise MonitorError(
+                f"cannot exec in container {container.short_id}: its monitor does not answer "
+                f"({exc})"
+            ) from None
         instance.pid = pid
         instance.running = True
         self._emit(container, "exec_start: " + _exec_text(instance.config), execID=instance.id)
@@ -1244,11 +1306,14 @@ class ContainerService:
         the daemon was down, apply restart policies and ``--rm``."""
         adopted: list[str] = []
         to_start: list[Live] = []
-        for container in list(self.store):
+        containers = list(self.store)
+        found = await asyncio.gather(*(self.supervisor.reconnect(c.id) for c in containers))
+        monitors = dict(zip((c.id for c in containers), found, strict=True))
+        for container in containers:
             live = self._live_of(container)
             state = container.state
             if state.running and not state.restarting:
-                handle = await self.supervisor.reconnect(container.id)
+                handle = monitors[container.id]
                 live.mounted = True  # the storage driver adopted the mount it finds
                 if handle is not None:
                     live.monitor = handle
@@ -1256,6 +1321,8 @@ class ContainerService:
                     adopted.append(container.rw_layer)
                     self.log.info("container.reattached", id=container.id)
                     continue
+                if await self._blocking(self.supervisor.kill_monitor, container.id):
+                    self.log.warning("container.monitor_killed", id=container.id)  # wedged
                 status = self.supervisor.read_exit(container.id) or ExitStatus(
                     LOST_EXIT_CODE, error="the container's monitor ended while berthd was down"
                 )
@@ -1265,6 +1332,9 @@ class ContainerService:
                     "container.exited_while_down", id=container.id, exit_code=status.exit_code
                 )
                 continue
+            orphan = monitors[container.id]
+            if orphan is not None:  # started by a daemon that died before it said so
+                await self._end_orphan(live, orphan)
             if state.restarting:
                 container.mark_exited(state.exit_code, state.finished_at, state.oom_killed)
                 await self._save(container)
@@ -1282,10 +1352,11 @@ class ContainerService:
                 container.restart_count,
             ):
                 to_start.append(live)
+        await self._blocking(self._drop_stale_layer_references)
         restore = getattr(self.driver, "restore", None)
         if adopted and callable(restore):
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(restore, adopted)
+                await self._blocking(restore, adopted)
         for live in to_start:
             async with live.lock:
                 if live.container.state.running or live.removing:
@@ -1296,6 +1367,27 @@ class ContainerService:
                     self.log.warning(
                         "container.restart_failed", id=live.container.id, error=str(exc)
                     )
+
+    async def _end_orphan(self, live: Live, handle: MonitorHandle) -> None:
+        """A monitor runs for a container its record says is not running: end it."""
+        self.log.warning("container.orphan_monitor", id=live.container.id)
+        with contextlib.suppress(MonitorGone, MonitorError, ProcessLookupError):
+            await handle.kill(int(signals.SIGKILL), True)
+        with contextlib.suppress(MonitorGone, MonitorError, OSError, TimeoutError):
+            await asyncio.wait_for(handle.wait(), KILL_WAIT)
+        live.mounted = True
+        await self._blocking(self._release_run, live)
+
+    def _drop_stale_layer_references(self) -> None:
+        """Layer references of containers that are gone (a crash in the middle of rm)."""
+        known = {c.id for c in self.store}
+        for layer in self.images.layers.all():
+            for ref in list(layer.references):
+                if ref.startswith(CONTAINER_REF) and ref[len(CONTAINER_REF) :] not in known:
+                    self.log.warning(
+                        "container.stale_layer_reference", layer=layer.chain_id, ref=ref
+                    )
+                    self.images.layers.release(layer.chain_id, ref)
 
     async def shutdown(self) -> None:
         """At daemon stop: containers keep running; stop watching them."""
@@ -1309,6 +1401,7 @@ class ContainerService:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class _Discard:

@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ EXIT_FILE = "exit.json"
 MONITOR_LOG = "monitor.log"
 READY_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 30.0
+KILL_TIMEOUT = 5.0
 #: Exit code recorded when a container's monitor vanished without recording one (Docker's
 #: code for a task containerd lost).
 LOST_EXIT_CODE = 255
@@ -145,7 +147,12 @@ class MonitorHandle:
                 line = await reader.readline()
             else:
                 line = await asyncio.wait_for(reader.readline(), timeout)
-        except (OSError, TimeoutError) as exc:
+        except TimeoutError:
+            writer.close()
+            raise MonitorGone(
+                f"monitor of {self.container_id[:12]} did not answer within {timeout:g} s"
+            ) from None
+        except OSError as exc:
             writer.close()
             raise MonitorGone(f"monitor of {self.container_id[:12]} did not answer: {exc}") from exc
         except BaseException:
@@ -217,7 +224,10 @@ class MonitorHandle:
             raise MonitorError(f"cannot resize the terminal of {self.container_id[:12]}: {error}")
 
     async def kill(self, signal: int, all_processes: bool = False) -> None:
-        reply = await self._call({"op": "kill", "signal": signal, "all": all_processes})
+        _reader, writer, reply = await self._open(
+            {"op": "kill", "signal": signal, "all": all_processes}, timeout=KILL_TIMEOUT
+        )
+        writer.close()
         error = self._failed(reply)
         if error is not None:
             raise ProcessLookupError(error)
@@ -417,6 +427,25 @@ class Supervisor:
         except (OSError, ValueError):
             return None
         return ExitStatus.from_json(data) if isinstance(data, dict) else None
+
+    def kill_monitor(self, container_id: str, pid: int = 0) -> bool:
+        """SIGKILL a container's monitor that does not answer (only a process that is that
+        container's monitor: its command line names this state directory)."""
+        state_dir = self.state_dir(container_id)
+        if not pid:
+            with contextlib.suppress(OSError, ValueError):
+                pid = int((state_dir / MONITOR_PID).read_text().strip())
+        if pid <= 0:
+            return False
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        if str(self.main).encode() not in argv or os.fsencode(str(state_dir)) not in argv:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        return True
 
     def remove_state(self, container_id: str) -> None:
         shutil.rmtree(self.state_dir(container_id), ignore_errors=True)

@@ -1,6 +1,7 @@
 """Driver contracts: one small ABC per driver kind, plus optional capability protocols."""
 
-from berth.plugins.contracts.isolation import IsolationRuntime, ProcessIO, RuntimeState
+from berth.plugins.contracts.isolation import STATES, IsolationRuntime, RuntimeState
+from berth.plugins.contracts.launcher import Launcher
 from berth.plugins.contracts.network import (
     EndpointInterface,
     IpamDriver,
@@ -13,15 +14,16 @@ from berth.plugins.contracts.storage import Change, ChangeKind, StorageDriver
 from berth.plugins.contracts.volume import VolumeDriver, VolumeInfo
 
 __all__ = [
+    "STATES",
     "Change",
     "ChangeKind",
     "EndpointInterface",
     "IpamDriver",
     "IsolationRuntime",
     "JoinInfo",
+    "Launcher",
     "Manifest",
     "NetworkDriver",
-    "ProcessIO",
     "RegistryClient",
     "ResolvedReference",
     "RuntimeState",

@@ -1,7 +1,18 @@
 """The isolation contract, modelled on an OCI runtime's operations.
 
 The engine writes a standard OCI runtime bundle (``config.json`` and a root file system);
-backends run it. State strings are the OCI ones: creating, created, running, paused, stopped.
+backends run it. The work is split in two, because berthd is never a container's parent:
+
+- the container's **monitor** creates, starts and execs its processes through the backend's
+  *launcher* module (:mod:`berth.plugins.contracts.launcher`, named by
+  :attr:`~berth.plugins.IsolationRuntimeSpec.launcher`);
+- the daemon holds an :class:`IsolationRuntime` (built by the spec's factory) for what needs
+  no parent: state, signals, freezing, statistics, the OOM verdict, and clean-up.
+
+Both sides find a container by its **state directory**: the directory the caller gave the
+launcher's ``create`` (``<exec-root>/containers/<id>/...``), which belongs to the backend.
+State strings are the OCI ones: ``creating``, ``created``, ``running``, ``paused``,
+``stopped``.
 """
 
 from __future__ import annotations
@@ -12,20 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class ProcessIO:
-    """File descriptors the container's process gets as stdin/stdout/stderr (or a TTY)."""
-
-    stdin: int | None = None
-    stdout: int | None = None
-    stderr: int | None = None
-    terminal: bool = False
+#: The OCI states, in lifecycle order.
+STATES: tuple[str, ...] = ("creating", "created", "running", "paused", "stopped")
 
 
 @dataclass(frozen=True)
 class RuntimeState:
-    id: str
+    """A container's OCI state: ``status`` is one of :data:`STATES`; ``pid`` is its init's host
+    PID (0 once stopped)."""
+
     status: str
     pid: int = 0
     bundle: str = ""
@@ -33,38 +39,42 @@ class RuntimeState:
 
 
 class IsolationRuntime(abc.ABC):
-    @abc.abstractmethod
-    def create(self, container_id: str, bundle: Path, io: ProcessIO) -> RuntimeState:
-        """Set up the container from the bundle, its process created but not started."""
+    """The daemon side of an isolation backend. Implementations are safe to call from several
+    threads, and work across daemon restarts: every answer comes from the state directory and
+    the kernel, not from memory."""
 
     @abc.abstractmethod
-    def start(self, container_id: str) -> None:
-        """Run the user's process of a created container."""
+    def state(self, state_dir: Path) -> RuntimeState:
+        """The container's OCI state; ``stopped`` once its init exited (even before it was
+        reaped). Raises ``FileNotFoundError`` if no container was created in ``state_dir``."""
 
     @abc.abstractmethod
-    def kill(self, container_id: str, signal: int) -> None:
-        """Send a signal to the container's init process."""
+    def kill(self, state_dir: Path, signal: int, all: bool = False) -> None:
+        """Send ``signal`` to the init process, or to every process of the container with
+        ``all``. Raises ``ProcessLookupError`` when the container is not running."""
 
     @abc.abstractmethod
-    def state(self, container_id: str) -> RuntimeState:
-        """The OCI state of the container."""
+    def pause(self, state_dir: Path) -> None:
+        """Freeze every process of the container (the cgroup freezer); return once frozen."""
 
     @abc.abstractmethod
-    def delete(self, container_id: str, force: bool = False) -> None:
-        """Release everything the container held (cgroups, namespaces, mounts)."""
-
-    @abc.abstractmethod
-    def exec(self, container_id: str, process: Mapping[str, Any], io: ProcessIO) -> int:
-        """Start another process (an OCI ``process`` object) in the container; return its PID."""
-
-    @abc.abstractmethod
-    def pause(self, container_id: str) -> None:
-        """Freeze every process of the container."""
-
-    @abc.abstractmethod
-    def resume(self, container_id: str) -> None:
+    def resume(self, state_dir: Path) -> None:
         """Thaw a paused container."""
 
     @abc.abstractmethod
-    def stats(self, container_id: str) -> Mapping[str, Any]:
-        """Resource usage (cpu, memory, pids, blkio) read from the container's cgroup."""
+    def stats(self, state_dir: Path) -> Mapping[str, Any]:
+        """Resource usage read from the container's cgroup, in the shape of Docker's stats
+        (``GET /containers/{id}/stats``): the keys ``cpu_stats``, ``memory_stats``,
+        ``pids_stats`` and ``blkio_stats``. The engine adds ``read``, ``preread``,
+        ``precpu_stats``, ``name``, ``id`` and ``networks``."""
+
+    @abc.abstractmethod
+    def oom_killed(self, state_dir: Path) -> bool:
+        """Whether the kernel's OOM killer killed a process of the container (until
+        :meth:`delete`)."""
+
+    @abc.abstractmethod
+    def delete(self, state_dir: Path, force: bool = False) -> None:
+        """Release everything the container held (cgroups, leftover processes). A running
+        container is refused (``OSError``) unless ``force``, which kills it first. Deleting
+        twice, or a container never created, is not an error."""
