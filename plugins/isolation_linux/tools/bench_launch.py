@@ -57,6 +57,33 @@ for i in range(runs):
 print(json.dumps(out))
 """
 
+#: exec of /bin/true into a running container, from a monitor-like process.
+EXEC_CHILD = r"""
+import json, os, sys, time
+sys.path[:0] = json.loads(sys.argv[1])
+from berth_isolation_linux import launcher
+bundle, runs, gap = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+null = os.open(os.devnull, os.O_RDWR)
+state = f"{bundle}/state-exec"
+os.mkdir(state)
+init = launcher.create(bundle, state, (null, null, null), None)
+launcher.start(state)
+caps = ["CAP_KILL"]
+process = {"args": ["/bin/true"], "env": ["PATH=/bin"], "cwd": "/",
+           "user": {"uid": 0, "gid": 0}, "capabilities": {k: caps for k in ("bounding",
+           "effective", "permitted")}}
+out = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    pid = launcher.exec(bundle, state, process, (null, null, null), None)
+    os.waitpid(pid, 0)
+    out.append(time.perf_counter() - t0)
+    time.sleep(gap)
+launcher.delete(state)
+os.waitpid(init, 0)
+print(json.dumps(out))
+"""
+
 
 def median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:7.1f}"
@@ -76,6 +103,20 @@ def launcher_runs(
     for state in bundle.glob("state-*"):
         shutil.rmtree(state)
     result: list[list[float]] = json.loads(done.stdout)
+    return result
+
+
+def exec_runs(bundle: Path, runs: int, gap: float, config: dict[str, object]) -> list[float]:
+    write_bundle(bundle, config)
+    paths = json.dumps([str(HERE.parents[1] / "src")])
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", EXEC_CHILD, paths, str(bundle), str(runs), str(gap)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shutil.rmtree(bundle / "state-exec")
+    result: list[float] = json.loads(done.stdout)
     return result
 
 
@@ -124,6 +165,9 @@ def main() -> int:
             times = runc_runs(bundle, args.runs, args.gap, config)
             if times is not None:
                 print(f"{label:34} {'':7} {'':7} {'':7} {median_ms(times)}")
+        sleeper = docker_like_config(["sleep", "600"], cgroups_path="/berth-bench/exec")
+        times = exec_runs(bundle, args.runs, args.gap, sleeper)
+        print(f"{'exec /bin/true (linux launcher)':34} {'':7} {'':7} {'':7} {median_ms(times)}")
     for hierarchy in [Path("/sys/fs/cgroup"), *Path("/sys/fs/cgroup").iterdir()]:
         if (hierarchy / "berth-bench").is_dir():
             (hierarchy / "berth-bench").rmdir()  # runc leaves the parent behind

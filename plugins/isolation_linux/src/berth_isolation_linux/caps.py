@@ -8,11 +8,13 @@ inheritable with ``capset``, then raise the ambient ones.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from berth_isolation_linux import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 #: Capability names by number (``linux/capability.h``).
 NAMES: tuple[str, ...] = (
@@ -71,13 +73,22 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
-@dataclass(frozen=True)
 class CapabilitySets:
-    bounding: int = 0
-    effective: int = 0
-    permitted: int = 0
-    inheritable: int = 0
-    ambient: int = 0
+    __slots__ = ("ambient", "bounding", "effective", "inheritable", "permitted")
+
+    def __init__(
+        self,
+        bounding: int = 0,
+        effective: int = 0,
+        permitted: int = 0,
+        inheritable: int = 0,
+        ambient: int = 0,
+    ) -> None:
+        self.bounding = bounding
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
 
 
 def mask(names: Iterable[str], where: str = "capabilities") -> int:

@@ -14,14 +14,18 @@ too, so a test run leaves no ``berth`` directory behind.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+
+from berth_isolation_linux.errors import suppress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+SIGKILL = 9
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 #: Controllers a v2 container cgroup gets enabled, when the host has them.
@@ -32,19 +36,26 @@ class CgroupError(OSError):
     """A cgroup operation failed; the message names the file and what to do."""
 
 
-@dataclass(frozen=True)
 class Hierarchy:
-    mount_point: str
-    controllers: frozenset[str]
+    __slots__ = ("controllers", "mount_point")
+
+    def __init__(self, mount_point: str, controllers: frozenset[str]) -> None:
+        self.mount_point = mount_point
+        self.controllers = controllers
 
 
-@dataclass(frozen=True)
 class Layout:
-    """Where the host's cgroup file systems are."""
+    """Where the host's cgroup file systems are: v1 ``hierarchies``, or the v2 ``unified``
+    mount point."""
 
-    version: int
-    hierarchies: tuple[Hierarchy, ...] = ()  # v1
-    unified: str = ""  # v2 mount point
+    __slots__ = ("hierarchies", "unified", "version")
+
+    def __init__(
+        self, version: int, hierarchies: tuple[Hierarchy, ...] = (), unified: str = ""
+    ) -> None:
+        self.version = version
+        self.hierarchies = hierarchies
+        self.unified = unified
 
     def describe(self) -> str:
         if self.version == 2:
@@ -127,19 +138,29 @@ def _keyed(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in text.splitlines():
         key, _, value = line.partition(" ")
-        with contextlib.suppress(ValueError):
+        with suppress(ValueError):
             out[key] = int(value)
     return out
 
 
-@dataclass
 class Cgroup:
     """One container's cgroup: ``paths`` maps each v1 hierarchy's mount point (or the v2 mount
-    point) to the container's directory in it."""
+    point) to the container's directory in it; ``controllers`` each v1 controller to its
+    directory."""
 
-    version: int
-    paths: dict[str, str]
-    controllers: dict[str, str] = field(default_factory=dict)  # v1 controller → its directory
+    __slots__ = ("controllers", "paths", "version")
+
+    def __init__(
+        self, version: int, paths: dict[str, str], controllers: dict[str, str] | None = None
+    ) -> None:
+        self.version = version
+        self.paths = paths
+        self.controllers = controllers or {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cgroup) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
 
     # --- construction --------------------------------------------------------------------
 
@@ -198,21 +219,28 @@ class Cgroup:
             for mount_point, path in self.paths.items():
                 self._makedirs(mount_point, path)
         except BaseException:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 self.destroy()
             raise
 
-    def limit(self, resources: Mapping[str, Any]) -> None:
-        """Write the limits of OCI ``linux.resources``; on failure, remove the directories."""
+    def limit(self, resources: Mapping[str, Any], devices: bool = True) -> None:
+        """Write the limits of OCI ``linux.resources`` (the device rules too, unless
+        ``devices`` is false: see :meth:`limit_devices`); on failure, remove the directories."""
         try:
             if self.version == 1:
-                _apply_v1(self, resources)
+                _apply_v1(self, resources, devices)
             else:
                 _apply_v2(self, resources)
         except BaseException:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 self.destroy()
             raise
+
+    def limit_devices(self, resources: Mapping[str, Any]) -> None:
+        """Write the device rules (v1): after the container made its device nodes, as runc
+        does, since the rules also govern ``mknod``."""
+        if self.version == 1:
+            _apply_v1_devices(self, resources)
 
     def _makedirs(self, mount_point: str, path: str) -> None:
         relative = os.path.relpath(path, mount_point).split("/")
@@ -250,15 +278,36 @@ class Cgroup:
             return
         wanted = [f"+{c}" for c in V2_CONTROLLERS if c in available]
         if wanted:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 _write(os.path.join(parent, "cgroup.subtree_control"), " ".join(wanted))
 
     # --- membership ----------------------------------------------------------------------
 
     def join(self, pid: int) -> None:
-        """Move process ``pid`` into the container's cgroup (every hierarchy)."""
+        """Move process ``pid`` into the container's cgroup (every hierarchy).
+
+        This waits for an RCU grace period (6-14 ms, or more on a busy host) unless another
+        move happened in the last few milliseconds; on v1 a single-threaded process avoids it
+        with :func:`join_self`."""
         for path in self.paths.values():
             _write(os.path.join(path, "cgroup.procs"), str(pid))
+
+    def open_tasks(self) -> list[int]:
+        """Descriptors open for writing on each v1 hierarchy's ``tasks`` file (see
+        :func:`join_self`); empty on v2, where the caller uses :meth:`join`."""
+        if self.version == 2:
+            return []
+        fds: list[int] = []
+        try:
+            for path in self.paths.values():
+                fds.append(os.open(os.path.join(path, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            raise CgroupError(
+                exc.errno, f"cannot open the cgroup's tasks: {exc.strerror}"
+            ) from None
+        return fds
 
     def pids(self) -> list[int]:
         """The processes in the cgroup (empty when it does not exist)."""
@@ -328,28 +377,28 @@ class Cgroup:
 
     # --- signals and removal -------------------------------------------------------------
 
-    def kill_all(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:
+    def kill_all(self, sig: int = SIGKILL, timeout: float = 10.0) -> None:
         """Send ``sig`` to every process in the cgroup; with SIGKILL, wait until it is empty."""
-        if self.version == 2 and sig == signal.SIGKILL:
+        if self.version == 2 and sig == SIGKILL:
             path = next(iter(self.paths.values()))
             kill_file = os.path.join(path, "cgroup.kill")
             if os.path.exists(kill_file):
                 _write(kill_file, "1")
                 self._wait_empty(timeout)
                 return
-        freeze = sig == signal.SIGKILL and self.dir("freezer") is not None and self.exists()
+        freeze = sig == SIGKILL and self.dir("freezer") is not None and self.exists()
         if freeze:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 self.freeze(timeout=1.0)  # no forks between listing and killing
         try:
             for pid in self.pids():
-                with contextlib.suppress(ProcessLookupError):
+                with suppress(ProcessLookupError):
                     os.kill(pid, sig)
         finally:
             if freeze:
-                with contextlib.suppress(OSError):
+                with suppress(OSError):
                     self.thaw(timeout=1.0)
-        if sig == signal.SIGKILL:
+        if sig == SIGKILL:
             self._wait_empty(timeout)
 
     def _wait_empty(self, timeout: float) -> None:
@@ -364,7 +413,7 @@ class Cgroup:
         if not self.exists():
             return
         if self.pids():
-            self.kill_all(signal.SIGKILL)
+            self.kill_all(SIGKILL)
         for mount_point, path in self.paths.items():
             for attempt in range(50):
                 try:
@@ -397,6 +446,29 @@ class Cgroup:
         from berth_isolation_linux.cgstats import read_stats
 
         return read_stats(self)
+
+
+def join_self(tasks: list[int]) -> None:
+    """Move the calling thread into the cgroup whose ``tasks`` files (v1) the descriptors are
+    open on, and close them. The calling process must be single-threaded, so that this moves
+    all of it.
+
+    Writing ``0`` to ``tasks`` moves only the caller's own thread, which the kernel does
+    without the global lock that moving a whole process (``cgroup.procs``) takes — and
+    without that lock's RCU grace period: 0.3 ms for eight hierarchies, against 6-14 ms.
+    The descriptors are opened beforehand (:meth:`Cgroup.open_tasks`) because the caller may
+    no longer see the host's cgroup file systems (an exec'd process is in the container's
+    mount namespace by then).
+    """
+    for fd in tasks:
+        try:
+            os.write(fd, b"0")
+        except OSError as exc:
+            raise CgroupError(
+                exc.errno, f"cannot join the container's cgroup: {exc.strerror}"
+            ) from None
+        finally:
+            os.close(fd)
 
 
 def _remove_empty_ancestors(mount_point: str, path: str) -> None:
@@ -444,7 +516,7 @@ def _throttle(entries: Any, key: str) -> list[str]:
     return out
 
 
-def _apply_v1(cgroup: Cgroup, resources: Mapping[str, Any]) -> None:
+def _v1_writer(cgroup: Cgroup) -> Callable[..., None]:
     def put(controller: str, name: str, value: str, required: bool = True) -> None:
         path = cgroup.dir(controller)
         if path is None:
@@ -458,6 +530,28 @@ def _apply_v1(cgroup: Cgroup, resources: Mapping[str, Any]) -> None:
         if not required and not os.path.exists(target):
             return
         _write(target, value)
+
+    return put
+
+
+def _apply_v1_devices(cgroup: Cgroup, resources: Mapping[str, Any]) -> None:
+    put = _v1_writer(cgroup)
+    rules = resources.get("devices")
+    if rules and cgroup.dir("devices") is not None:
+        for rule in rules:
+            put(
+                "devices",
+                "devices.allow" if rule.get("allow") else "devices.deny",
+                _device_rule(rule),
+            )
+
+
+def _apply_v1(cgroup: Cgroup, resources: Mapping[str, Any], devices: bool) -> None:
+    put = _v1_writer(cgroup)
+    for rule in resources.get("devices") or ():
+        _device_rule(rule)  # checked now, written by _apply_v1_devices
+    if devices:
+        _apply_v1_devices(cgroup, resources)
 
     memory = resources.get("memory") or {}
     limit = memory.get("limit")
@@ -520,15 +614,6 @@ def _apply_v1(cgroup: Cgroup, resources: Mapping[str, Any]) -> None:
     ):
         for line in _throttle(block.get(key), key):
             put("blkio", name, line)
-
-    rules = resources.get("devices")
-    if rules and cgroup.dir("devices") is not None:
-        for rule in rules:
-            put(
-                "devices",
-                "devices.allow" if rule.get("allow") else "devices.deny",
-                _device_rule(rule),
-            )
 
 
 def _apply_v2(cgroup: Cgroup, resources: Mapping[str, Any]) -> None:

@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import struct
-from typing import Any
+
+from berth_isolation_linux import jsonio
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 GO_FILTER = b"f"
 GO_CGROUP_JOINED = b"c"
@@ -20,7 +24,7 @@ GO_START = b"s"
 
 
 def send(fd: int, message: dict[str, Any]) -> None:
-    data = json.dumps(message).encode() + b"\n"
+    data = jsonio.dumps(message).encode() + b"\n"
     while data:
         data = data[os.write(fd, data) :]
 
@@ -40,7 +44,7 @@ class Reader:
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
+        message: dict[str, Any] = jsonio.loads(line)
         return message
 
     def close(self) -> None:

@@ -10,24 +10,30 @@ For ``create``::
                                                                      "s", execve
 
 For ``exec`` the helper ``setns``-es into the init's namespaces instead and forks the process.
-The init is reparented to the caller (a child subreaper) when the helper exits. Meanwhile the
-caller moves the new process into the container's cgroup (in parallel with its set-up).
+The init is reparented to the caller (a child subreaper) when the helper exits. The new
+process moves itself into the container's cgroup first thing (cgroup v1: one thread writing
+``0`` to ``tasks``, which is cheap); on v2 the caller moves it, in parallel with its set-up.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import fcntl
 import os
-import socket
 import struct
-from typing import NoReturn
 
-from berth_isolation_linux import channel, mounts, process
+from berth_isolation_linux import cgroups, channel, mounts, process
 from berth_isolation_linux import console as tty
 from berth_isolation_linux import syscalls as sc
-from berth_isolation_linux.config import NAMESPACE_FLAGS, Config, Process
+from berth_isolation_linux.config import NAMESPACE_FLAGS
+from berth_isolation_linux.errors import suppress
 from berth_isolation_linux.seccomp import Filter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from berth_isolation_linux.config import Config, Process
 
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
@@ -54,7 +60,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _fail(report: int, exc: BaseException) -> NoReturn:
-    with contextlib.suppress(BaseException):
+    with suppress(BaseException):
         errno_ = exc.errno if isinstance(exc, OSError) and exc.errno else 0
         kind = "value" if isinstance(exc, ValueError) else "os"
         channel.send(report, {"error": _one_line(exc), "errno": errno_, "kind": kind})
@@ -75,23 +81,26 @@ def _install_stdio(stdio: tuple[int, int, int]) -> None:
 
 
 def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         request = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+        flags = struct.unpack("16sH22x", fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    finally:
+        sock.close()
 
 
 def _finish(report: int, go: channel.GoReader, prepared: process.Prepared) -> NoReturn:
     """Report ready, wait for the start signal, execve; report why not if it fails.
 
-    "ready" waits until the launcher moved us into the cgroup: the launcher has the helper's
-    report of our PID by then, so the two reports cannot arrive the other way round (a busy
-    host can run us to the end of our set-up before the helper gets to report)."""
+    "ready" may reach the launcher before the helper's report of our PID (a busy host can run
+    us to the end of our set-up before the helper gets to report): the launcher takes the
+    reports in any order."""
     channel.send(report, {"ready": True})
     if go.expect(channel.GO_START) is None:
         os._exit(1)  # the launcher's caller went away before starting us
     failure = process.run(prepared)
-    with contextlib.suppress(BaseException):
+    with suppress(BaseException):
         channel.send(report, {"errno": failure.errno, "message": failure.message})
     os._exit(failure.exit_code)
 
@@ -102,12 +111,13 @@ def _finish(report: int, go: channel.GoReader, prepared: process.Prepared) -> No
 def init_helper(
     cfg: Config,
     joins: dict[str, int],
-    report: int,
-    go: int,
     stdio: tuple[int, int, int],
     console: int | None,
     cgroup_dirs: dict[str, str],
-    cgroup_v2: bool,
+    tasks: list[int],
+    *,
+    report: int,
+    go: int,
 ) -> NoReturn:
     try:
         for kind, fd in joins.items():
@@ -120,7 +130,7 @@ def init_helper(
         sc.unshare(flags)
         pid = os.fork()
         if pid == 0:
-            init(cfg, report, go, stdio, console, cgroup_dirs, cgroup_v2)
+            init(cfg, report, go, stdio, console, cgroup_dirs, tasks)
         channel.send(report, {"pid": pid})
     except BaseException as exc:
         _fail(report, exc)
@@ -134,16 +144,19 @@ def init(
     stdio: tuple[int, int, int],
     console: int | None,
     cgroup_dirs: dict[str, str],
-    cgroup_v2: bool,
+    tasks: list[int],
 ) -> NoReturn:
+    cgroup_v2 = not tasks
     orders = channel.GoReader(go)
     try:
+        if tasks:
+            cgroups.join_self(tasks)  # v1; on v2 the launcher moves us
         process.reset_signals()
         os.umask(0)
         if console is None:
             _install_stdio(stdio)
         if cfg.new_namespace("cgroup"):
-            if orders.expect(channel.GO_CGROUP_JOINED) is None:
+            if cgroup_v2 and orders.expect(channel.GO_CGROUP_JOINED) is None:
                 os._exit(1)
             sc.unshare(sc.CLONE_NEWCGROUP)
         if cfg.process.oom_score_adj is not None:
@@ -166,7 +179,7 @@ def init(
             _loopback_up()
         mounts.write_sysctls(dict(cfg.sysctl))
         mounts.finish(cfg)
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.makedirs(cfg.process.cwd, exist_ok=True)  # Docker creates the working directory
         sc.close_range_cloexec(3)
         program = orders.expect(channel.GO_FILTER)
@@ -184,11 +197,13 @@ def init(
 def exec_helper(
     joins: list[tuple[str, int]],
     proc: Process,
-    report: int,
-    go: int,
     stdio: tuple[int, int, int],
     console: int | None,
     seccomp: Filter | None,
+    tasks: list[int],
+    *,
+    report: int,
+    go: int,
 ) -> NoReturn:
     try:
         for kind, fd in joins:  # the mount namespace comes last
@@ -196,7 +211,7 @@ def exec_helper(
             os.close(fd)
         pid = os.fork()
         if pid == 0:
-            exec_process(proc, report, go, stdio, console, seccomp)
+            exec_process(proc, report, go, stdio, console, seccomp, tasks)
         channel.send(report, {"pid": pid})
     except BaseException as exc:
         _fail(report, exc)
@@ -210,8 +225,11 @@ def exec_process(
     stdio: tuple[int, int, int],
     console: int | None,
     seccomp: Filter | None,
+    tasks: list[int],
 ) -> NoReturn:
     try:
+        if tasks:
+            cgroups.join_self(tasks)  # v1; on v2 the launcher moves us
         process.reset_signals()
         os.umask(0)
         if console is None:

@@ -7,15 +7,16 @@ bundle is one clear ``ValueError`` and nothing has to be undone.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-from berth_isolation_linux import caps
+from berth_isolation_linux import caps, jsonio
 from berth_isolation_linux import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 # --- mount options (the table runc and mount(8) use) -------------------------------------------
 
@@ -117,60 +118,106 @@ RLIMITS: dict[str, int] = {
 _UNLIMITED = 2**64 - 1
 
 
-@dataclass(frozen=True)
 class Mount:
-    destination: str
-    type: str
-    source: str
-    flags: int
-    data: str
-    propagation: tuple[int, ...]
-    options: tuple[str, ...]
+    __slots__ = ("data", "destination", "flags", "options", "propagation", "source", "type")
+
+    def __init__(
+        self,
+        destination: str,
+        type: str,
+        source: str,
+        flags: int,
+        data: str,
+        propagation: tuple[int, ...],
+        options: tuple[str, ...],
+    ) -> None:
+        self.destination = destination
+        self.type = type
+        self.source = source
+        self.flags = flags
+        self.data = data
+        self.propagation = propagation
+        self.options = options
 
     @property
     def is_bind(self) -> bool:
         return bool(self.flags & sc.MS_BIND) or self.type == "bind"
 
 
-@dataclass(frozen=True)
 class Device:
-    path: str
-    type: str
-    major: int
-    minor: int
-    mode: int
-    uid: int
-    gid: int
+    __slots__ = ("gid", "major", "minor", "mode", "path", "type", "uid")
+
+    def __init__(
+        self, path: str, type: str, major: int, minor: int, mode: int, uid: int, gid: int
+    ) -> None:
+        self.path = path
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
 
 
-@dataclass(frozen=True)
 class User:
-    uid: int = 0
-    gid: int = 0
-    groups: tuple[int, ...] = ()
-    umask: int | None = None
+    __slots__ = ("gid", "groups", "uid", "umask")
+
+    def __init__(
+        self, uid: int = 0, gid: int = 0, groups: tuple[int, ...] = (), umask: int | None = None
+    ) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.umask = umask
 
 
-@dataclass(frozen=True)
 class Rlimit:
-    name: str
-    resource: int
-    soft: int
-    hard: int
+    __slots__ = ("hard", "name", "resource", "soft")
+
+    def __init__(self, name: str, resource: int, soft: int, hard: int) -> None:
+        self.name = name
+        self.resource = resource
+        self.soft = soft
+        self.hard = hard
 
 
-@dataclass(frozen=True)
 class Process:
-    args: tuple[str, ...]
-    env: tuple[str, ...]
-    cwd: str
-    user: User
-    capabilities: caps.CapabilitySets
-    rlimits: tuple[Rlimit, ...]
-    no_new_privileges: bool
-    terminal: bool
-    console_size: tuple[int, int] | None
-    oom_score_adj: int | None
+    __slots__ = (
+        "args",
+        "capabilities",
+        "console_size",
+        "cwd",
+        "env",
+        "no_new_privileges",
+        "oom_score_adj",
+        "rlimits",
+        "terminal",
+        "user",
+    )
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        env: tuple[str, ...],
+        cwd: str,
+        user: User,
+        capabilities: caps.CapabilitySets,
+        rlimits: tuple[Rlimit, ...],
+        no_new_privileges: bool,
+        terminal: bool,
+        console_size: tuple[int, int] | None,
+        oom_score_adj: int | None,
+    ) -> None:
+        self.args = args
+        self.env = env
+        self.cwd = cwd
+        self.user = user
+        self.capabilities = capabilities
+        self.rlimits = rlimits
+        self.no_new_privileges = no_new_privileges
+        self.terminal = terminal
+        self.console_size = console_size
+        self.oom_score_adj = oom_score_adj
 
     @property
     def env_map(self) -> dict[str, str]:
@@ -182,25 +229,48 @@ class Process:
         return out
 
 
-@dataclass(frozen=True)
 class Config:
-    bundle: str
-    root: str
-    readonly: bool
-    hostname: str | None
-    domainname: str | None
-    mounts: tuple[Mount, ...]
-    process: Process
-    namespaces: dict[str, str | None]  # type → path, or None for a new one
-    devices: tuple[Device, ...]
-    cgroups_path: str | None
-    resources: Mapping[str, Any]
-    root_propagation: int
-    masked_paths: tuple[str, ...]
-    readonly_paths: tuple[str, ...]
-    sysctl: Mapping[str, str]
-    seccomp: Mapping[str, Any] | None
-    annotations: Mapping[str, str] = field(default_factory=dict)
+    """The checked spec. ``namespaces`` maps each namespace type to its path, or to ``None``
+    for a new one."""
+
+    def __init__(
+        self,
+        *,
+        bundle: str,
+        root: str,
+        readonly: bool,
+        hostname: str | None,
+        domainname: str | None,
+        mounts: tuple[Mount, ...],
+        process: Process,
+        namespaces: dict[str, str | None],
+        devices: tuple[Device, ...],
+        cgroups_path: str | None,
+        resources: dict[str, Any],
+        root_propagation: int,
+        masked_paths: tuple[str, ...],
+        readonly_paths: tuple[str, ...],
+        sysctl: dict[str, str],
+        seccomp: dict[str, Any] | None,
+        annotations: dict[str, str],
+    ) -> None:
+        self.bundle = bundle
+        self.root = root
+        self.readonly = readonly
+        self.hostname = hostname
+        self.domainname = domainname
+        self.mounts = mounts
+        self.process = process
+        self.namespaces = namespaces
+        self.devices = devices
+        self.cgroups_path = cgroups_path
+        self.resources = resources
+        self.root_propagation = root_propagation
+        self.masked_paths = masked_paths
+        self.readonly_paths = readonly_paths
+        self.sysctl = sysctl
+        self.seccomp = seccomp
+        self.annotations = annotations
 
     def new_namespace(self, kind: str) -> bool:
         return kind in self.namespaces and self.namespaces[kind] is None
@@ -209,10 +279,10 @@ class Config:
 # --- readers --------------------------------------------------------------------------------
 
 
-def _obj(value: Any, where: str) -> Mapping[str, Any]:
+def _obj(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise ValueError(f"config.json: {where} must be an object")
     return value
 
@@ -347,7 +417,7 @@ def parse_device(entry: Mapping[str, Any]) -> Device:
 
 def parse(spec: Mapping[str, Any], bundle: str) -> Config:
     """Check an OCI runtime spec (already decoded) and turn it into a :class:`Config`."""
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         raise ValueError("config.json must hold a JSON object")
     root = _obj(spec.get("root"), "root")
     root_path = root.get("path")
@@ -421,7 +491,7 @@ def load(bundle: str) -> Config:
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as handle:
-            spec = json.load(handle)
+            spec = jsonio.loads(handle.read())
     except FileNotFoundError:
         raise ValueError(f"the bundle {bundle} has no config.json") from None
     except (OSError, ValueError) as exc:

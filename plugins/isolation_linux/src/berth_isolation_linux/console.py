@@ -7,17 +7,17 @@ stdio, and the master travels over the caller's UNIX socket with ``SCM_RIGHTS``.
 
 from __future__ import annotations
 
-import array  # noqa: F401  (socket.send_fds imports it lazily: after pivot_root it could not)
+import _socket
 import fcntl
 import os
-import socket
 import struct
-import termios
 
 from berth_isolation_linux import syscalls as sc
 
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
 
 
 def open_pty() -> tuple[int, int, str]:
@@ -35,19 +35,23 @@ def open_pty() -> tuple[int, int, str]:
 
 
 def set_size(fd: int, height: int, width: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
 def send_master(console: int, master: int, name: str) -> None:
     """Send ``master`` over the connected UNIX socket ``console`` (which stays open)."""
-    with socket.socket(fileno=os.dup(console)) as sock:
-        socket.send_fds(sock, [name.encode()], [master])
+    sock = _socket.socket(fileno=os.dup(console))
+    try:
+        rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))
+        sock.sendmsg([name.encode()], [rights])
+    finally:
+        sock.close()
 
 
 def attach(slave: int, path: str, console_mount: bool) -> None:
     """Make ``slave`` the controlling terminal and stdin/stdout/stderr of this process (a
     session leader), and bind it over /dev/console."""
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
     for target in (0, 1, 2):
         os.dup2(slave, target)
     if console_mount and os.path.isdir("/dev"):

@@ -4,39 +4,62 @@ It implements :mod:`berth.plugins.contracts.launcher` with the standard library 
 only (no ``berth`` import: the monitor stays small). See :mod:`berth_isolation_linux.children`
 for the processes it forks.
 
-Speed: moving a process into a cgroup waits for an RCU grace period (6-14 ms) when no move
-happened in the last few milliseconds. ``create`` and ``exec`` therefore start such a wait at
-once, on a thread, with a move of the caller into its own cgroup (which changes nothing), and
-move the container's process while that process sets itself up: the grace period overlaps
-the rest of the work instead of adding to it.
+Speed: moving a whole process into a cgroup makes the kernel wait for an RCU grace period
+(6-14 ms here, more on a busy host) unless another move happened in the last few
+milliseconds. On cgroup v1 the new process instead moves its only thread itself
+(:func:`~berth_isolation_linux.cgroups.join_self`), which needs no such wait. On v2 the
+launcher moves it, after starting a grace period early on a thread (a move of the caller into
+its own cgroup, which changes nothing), so that the wait overlaps the process's set-up.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
+import _thread
 import errno
 import os
-import signal
-import threading
-from collections.abc import Mapping
-from typing import Any
+import time
 
 from berth_isolation_linux import cgroups, channel, children, config, state
 from berth_isolation_linux import process as processes
 from berth_isolation_linux import syscalls as sc
+from berth_isolation_linux.errors import suppress
 from berth_isolation_linux.seccomp import compile_profile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+SIGKILL = 9
 
 __all__ = ["create", "delete", "exec", "oom_killed", "start"]
 
 
-class _Pending:
-    """A created init waiting for ``start``: its PID and the launcher's ends of its pipes."""
+class _Children:
+    """The processes one ``create`` or ``exec`` forked: the helper, the process it reports,
+    and the launcher's ends of their pipes. Reports arrive in any order (a busy host may run
+    the process to the end of its set-up before the helper reports its PID)."""
 
-    def __init__(self, pid: int, go: int, reader: channel.Reader) -> None:
-        self.pid = pid
+    def __init__(self, helper: int, go: int, report: int) -> None:
+        self.helper = helper
+        self.pid = 0
+        self.ready = False
         self.go = go
-        self.reader = reader
+        self.reader = channel.Reader(report)
+
+    def wait_for(self, what: str, op: str) -> None:
+        """Read reports until ``what`` ("pid" or "ready") has come; raise on an error."""
+        while not (self.pid if what == "pid" else self.ready):
+            message = self.reader.next()
+            if message is None:
+                raise OSError(errno.ECHILD, f"{op}: the container's process died while set up")
+            if "error" in message:
+                raise _error(message)
+            if "pid" in message:
+                self.pid = int(message["pid"])
+                _reap(self.helper)
+            if "ready" in message:
+                self.ready = True
 
     def close(self) -> None:
         if self.go >= 0:
@@ -44,9 +67,31 @@ class _Pending:
             self.go = -1
         self.reader.close()
 
+    def abandon(self) -> dict[str, Any] | None:
+        """After a failure: make both exit (the process is killed, or sees its go pipe close)
+        and reap them; return the first error they reported from then on, if any."""
+        if self.go >= 0:
+            os.close(self.go)
+            self.go = -1
+        if self.pid:
+            _kill(self.pid)
+        error = None
+        if self.reader.fd >= 0:
+            while (message := self.reader.next()) is not None:  # until both are gone
+                if "pid" in message and not self.pid:
+                    self.pid = int(message["pid"])
+                    _kill(self.pid)
+                if "error" in message and error is None:
+                    error = message
+        _reap(self.helper)
+        if self.pid:
+            _reap(self.pid)
+        self.reader.close()
+        return error
 
-_PENDING: dict[str, _Pending] = {}
-_LOCK = threading.Lock()
+
+_PENDING: dict[str, _Children] = {}
+_LOCK = _thread.allocate_lock()
 
 
 def _key(state_dir: str) -> str:
@@ -54,76 +99,58 @@ def _key(state_dir: str) -> str:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
 
 
-# --- the cgroup grace period ------------------------------------------------------------------
+def _error(message: Mapping[str, Any]) -> Exception:
+    if message.get("kind") == "value":
+        return ValueError(message["error"])
+    return OSError(message.get("errno") or errno.EIO, message["error"])
+
+
+def _reap(pid: int) -> None:
+    with suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _kill(pid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, SIGKILL)
 
 
 def _warm_up(layout: cgroups.Layout) -> None:
-    """Start the kernel's wait for a cgroup move now, on a thread (see the module's doc)."""
+    """Start the kernel's grace period for a cgroup move now, on a thread (v2; see above)."""
     try:
-        if layout.version == 2:
-            own = cgroups._own_cgroup(None)
-            procs = os.path.join(layout.unified, own.lstrip("/"), "cgroup.procs")
-        else:
-            hierarchy = layout.hierarchies[0]
-            own = cgroups._own_cgroup(sorted(hierarchy.controllers)[0])
-            procs = os.path.join(hierarchy.mount_point, own.lstrip("/"), "cgroup.procs")
-    except (OSError, ValueError, IndexError):
+        own = cgroups._own_cgroup(None)
+        procs = os.path.join(layout.unified, own.lstrip("/"), "cgroup.procs")
+    except (OSError, ValueError):
         return
 
     def move_self() -> None:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
             try:
                 os.write(fd, str(os.getpid()).encode())
             finally:
                 os.close(fd)
 
-    threading.Thread(target=move_self, name="berth-cgroup-warm-up", daemon=True).start()
+    _thread.start_new_thread(move_self, ())
 
 
-# --- errors -----------------------------------------------------------------------------------
-
-
-def _raise_from(message: dict[str, Any] | None, what: str) -> None:
-    if message is None:
-        raise OSError(errno.ECHILD, f"{what}: the container's process died while it was set up")
-    if "error" in message:
-        if message.get("kind") == "value":
-            raise ValueError(message["error"])
-        raise OSError(message.get("errno") or errno.EIO, message["error"])
-
-
-def _child_pid(reader: channel.Reader, helper: int, what: str) -> int:
-    """The PID the helper reports; on an error (from the helper or its child, in any order)
-    everything is collected and reaped before raising."""
-    message = reader.next()
-    if message is not None and "pid" in message:
-        _reap(helper)
-        return int(message["pid"])
-    messages = [message]
-    while messages[-1] is not None:
-        messages.append(reader.next())
-    _reap(helper)
-    for late in messages:
-        if late is not None and "pid" in late:
-            _reap(int(late["pid"]))  # it reported its error and exited
-    errors = [m for m in messages if m is not None and "error" in m]
-    _raise_from(errors[0] if errors else None, what)
-    raise AssertionError("unreachable")
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-
-
-def _kill_and_reap(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _reap(pid)
+def _fork(target: Any, *args: Any) -> _Children:
+    """Fork a helper running ``target(*args, report, go)``; the caller keeps the other ends."""
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    go_read, go = os.pipe2(os.O_CLOEXEC)
+    report_read, report = os.pipe2(os.O_CLOEXEC)
+    helper = os.fork()
+    if helper == 0:
+        os.close(go)
+        os.close(report_read)
+        target(*args, report=report, go=go_read)
+    os.close(go_read)
+    os.close(report)
+    return _Children(helper, go, report_read)
 
 
 # --- the protocol -----------------------------------------------------------------------------
@@ -145,49 +172,41 @@ def create(bundle: str, state_dir: str, stdio: tuple[int, int, int], console: in
             "not deleted",
         )
     cgroup.make_dirs()
-    # after the mkdirs: a move holds the cgroup mutex, which mkdir needs, while it waits
-    _warm_up(layout)
+    if cgroup.version == 2:
+        _warm_up(layout)  # after the mkdirs: a move holds the cgroup mutex mkdir needs
     joins: dict[str, int] = {}
+    tasks: list[int] = []
     try:
+        cgroup.limit(cfg.resources, devices=False)
+        tasks = cgroup.open_tasks()
         for kind, path in cfg.namespaces.items():
             if path is not None:
                 joins[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        go_read, go = os.pipe2(os.O_CLOEXEC)
-        report_read, report = os.pipe2(os.O_CLOEXEC)
-        helper = os.fork()
-        if helper == 0:
-            os.close(go)
-            os.close(report_read)
-            children.init_helper(
-                cfg, joins, report, go_read, stdio, console, cgroup.paths, cgroup.version == 2
-            )
-        os.close(go_read)
-        os.close(report)
+        forked = _fork(children.init_helper, cfg, joins, stdio, console, cgroup.paths, tasks)
     except BaseException:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             cgroup.destroy()
         raise
     finally:
-        for fd in joins.values():
+        for fd in [*joins.values(), *tasks]:
             os.close(fd)
-    pending = _Pending(0, go, channel.Reader(report_read))
     try:
-        # while the helper and the init work: compile the filter, move the init
+        # while the helper and the init work: compile the filter the init installs
         seccomp = compile_profile(cfg.seccomp) if cfg.seccomp is not None else None
-        channel.send_go(go, channel.GO_FILTER, children.encode_filter(seccomp))
-        pending.pid = _child_pid(pending.reader, helper, "create")
-        cgroup.join(pending.pid)
-        channel.send_go(go, channel.GO_CGROUP_JOINED)
-        _raise_from(pending.reader.next(), "create")
-        # the limits last, as runc: the init made its device nodes before the rules apply
-        cgroup.limit(cfg.resources)
+        channel.send_go(forked.go, channel.GO_FILTER, children.encode_filter(seccomp))
+        forked.wait_for("pid", "create")
+        if cgroup.version == 2:
+            cgroup.join(forked.pid)
+            channel.send_go(forked.go, channel.GO_CGROUP_JOINED)
+        forked.wait_for("ready", "create")
+        # the device rules last, as runc: they govern mknod, and the init made its nodes
+        cgroup.limit_devices(cfg.resources)
         state.write(
             state_dir,
             {
                 "version": 1,
-                "pid": pending.pid,
-                "start_time": state.start_time(pending.pid),
+                "pid": forked.pid,
+                "start_time": state.start_time(forked.pid),
                 "bundle": cfg.bundle,
                 "status": "created",
                 "created": _now(),
@@ -199,66 +218,42 @@ def create(bundle: str, state_dir: str, stdio: tuple[int, int, int], console: in
             with open(os.path.join(state_dir, state.SECCOMP_FILE), "wb") as handle:
                 handle.write(children.encode_filter(seccomp))
     except BaseException as exc:
-        reported = _abandon(pending, helper)
-        with contextlib.suppress(OSError):
+        reported = forked.abandon()
+        with suppress(OSError):
             cgroup.destroy()
         state.remove(state_dir)
         if reported is not None and isinstance(exc, Exception):
-            _raise_from(reported, "create")  # what the children said is the cause
+            raise _error(reported) from None  # what the children said is the cause
         raise
     with _LOCK:
-        _PENDING[_key(state_dir)] = pending
-    return pending.pid
-
-
-def _abandon(pending: _Pending, helper: int) -> dict[str, Any] | None:
-    """After a failure: make the children exit (the init is killed, or sees its go pipe
-    close) and reap them, whatever they had reported so far; return the first error they
-    reported from then on, if any."""
-    if pending.go >= 0:
-        os.close(pending.go)
-        pending.go = -1
-    pid = pending.pid
-    if pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    error = None
-    while (message := pending.reader.next()) is not None:  # until both are gone
-        if "pid" in message and not pid:
-            pid = int(message["pid"])
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if "error" in message and error is None:
-            error = message
-    _reap(helper)
-    if pid:
-        _reap(pid)
-    pending.reader.close()
-    return error
+        _PENDING[_key(state_dir)] = forked
+    return forked.pid
 
 
 def start(state_dir: str) -> None:
-    """Let the created init ``execve``; raise ``OSError`` with Docker's text if it cannot."""
+    """Let the created init ``execve``; raise :class:`~.process.ExecFailed` (an ``OSError``
+    with Docker's text and ``exit_code``) if it cannot."""
     with _LOCK:
-        pending = _PENDING.pop(_key(state_dir), None)
-    if pending is None:
+        forked = _PENDING.pop(_key(state_dir), None)
+    if forked is None:
         raise ValueError(f"no container was created in {state_dir} by this process")
     try:
-        channel.send_go(pending.go, channel.GO_START)
-        message = pending.reader.next()
+        channel.send_go(forked.go, channel.GO_START)
+        result = forked.reader.next()  # end of file: execve closed the pipe
     finally:
-        pending.close()
-    if message is not None:
-        _raise_from(message, "start")
-        raise processes.ExecFailed(int(message.get("errno") or errno.EIO), str(message["message"]))
-    with contextlib.suppress(OSError):
+        forked.close()
+    if result is not None:
+        if "error" in result:
+            raise _error(result)
+        raise processes.ExecFailed(int(result.get("errno") or errno.EIO), str(result["message"]))
+    with suppress(OSError):
         data = state.read(state_dir)
         data["status"] = "running"
         data["started"] = _now()
         state.write(state_dir, data)
 
 
-def _namespace_joins(pid: int, cfg: config.Config) -> list[tuple[str, int]]:
+def _namespace_joins(pid: int) -> list[tuple[str, int]]:
     """Descriptors of the init's namespaces that differ from the caller's (mount last)."""
     joins: list[tuple[str, int]] = []
     try:
@@ -286,8 +281,6 @@ def exec(
     console: int | None,
 ) -> int:
     """Run another process in the running container; return its host PID once it execs."""
-    layout = cgroups.detect()
-    _warm_up(layout)
     data = state.read(state_dir)
     if not state.alive(data):
         raise ProcessLookupError(errno.ESRCH, "the container is not running")
@@ -302,39 +295,35 @@ def exec(
     except FileNotFoundError:
         seccomp = compile_profile(cfg.seccomp) if cfg.seccomp is not None else None
     cgroup = cgroups.Cgroup.from_json(data["cgroup"])
-    joins = _namespace_joins(int(data["pid"]), cfg)
+    if cgroup.version == 2:
+        _warm_up(cgroups.detect())
+    tasks = cgroup.open_tasks()
+    joins: list[tuple[str, int]] = []
     try:
-        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        go_read, go = os.pipe2(os.O_CLOEXEC)
-        report_read, report = os.pipe2(os.O_CLOEXEC)
-        helper = os.fork()
-        if helper == 0:
-            os.close(go)
-            os.close(report_read)
-            children.exec_helper(joins, proc, report, go_read, stdio, console, seccomp)
-        os.close(go_read)
-        os.close(report)
+        joins = _namespace_joins(int(data["pid"]))
+        forked = _fork(children.exec_helper, joins, proc, stdio, console, seccomp, tasks)
     finally:
-        for _, fd in joins:
+        for fd in [*(fd for _, fd in joins), *tasks]:
             os.close(fd)
-    pending = _Pending(0, go, channel.Reader(report_read))
     try:
-        pending.pid = _child_pid(pending.reader, helper, "exec")
-        cgroup.join(pending.pid)
-        channel.send_go(go, channel.GO_CGROUP_JOINED)
-        _raise_from(pending.reader.next(), "exec")
-        channel.send_go(go, channel.GO_START)
-        result = pending.reader.next()
+        forked.wait_for("pid", "exec")
+        if cgroup.version == 2:
+            cgroup.join(forked.pid)
+        forked.wait_for("ready", "exec")
+        channel.send_go(forked.go, channel.GO_START)
+        result = forked.reader.next()
     except BaseException as exc:
-        reported = _abandon(pending, helper)
+        reported = forked.abandon()
         if reported is not None and isinstance(exc, Exception):
-            _raise_from(reported, "exec")
+            raise _error(reported) from None
         raise
-    pending.close()
+    forked.close()
     if result is not None:
-        _reap(pending.pid)
+        _reap(forked.pid)
+        if "error" in result:
+            raise _error(result)
         raise processes.ExecFailed(int(result.get("errno") or errno.EIO), str(result["message"]))
-    return pending.pid
+    return forked.pid
 
 
 def oom_killed(state_dir: str) -> bool:
@@ -349,7 +338,7 @@ def oom_killed(state_dir: str) -> bool:
 def delete(state_dir: str) -> None:
     """Kill what is left of the container and remove its cgroups (idempotent)."""
     with _LOCK:
-        pending = _PENDING.pop(_key(state_dir), None)
+        forked = _PENDING.pop(_key(state_dir), None)
     try:
         try:
             data = state.read(state_dir)
@@ -358,5 +347,5 @@ def delete(state_dir: str) -> None:
         cgroups.Cgroup.from_json(data["cgroup"]).destroy()
         state.remove(state_dir)
     finally:
-        if pending is not None:
-            pending.close()  # an init never started would also exit on its own now
+        if forked is not None:
+            forked.close()  # an init never started would also exit on its own now

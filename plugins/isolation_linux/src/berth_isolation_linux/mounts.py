@@ -13,13 +13,17 @@ order runc uses (and with runc's defaults where OCI leaves a choice open):
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 
 from berth_isolation_linux import syscalls as sc
-from berth_isolation_linux.config import Config, Device, Mount
+from berth_isolation_linux.config import Device
+from berth_isolation_linux.errors import suppress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth_isolation_linux.config import Config, Mount
 
 #: Device nodes every container gets (OCI runtime spec, "Default Devices").
 DEFAULT_DEVICES: tuple[Device, ...] = (
@@ -197,7 +201,7 @@ def _mount_cgroup(
         remount(inside, entry.flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
         if "," in name:
             for alias in name.split(","):
-                with contextlib.suppress(FileExistsError):
+                with suppress(FileExistsError):
                     os.symlink(name, os.path.join(target, alias))
     if readonly:
         sc.mount(None, target, None, sc.MS_REMOUNT | entry.flags)
@@ -209,7 +213,7 @@ def create_devices(cfg: Config) -> None:
     for device in devices:
         path = resolve_in_root(cfg.root, device.path)
         if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.unlink(path)
         elif os.path.lexists(path):
             continue  # a bind mount from the spec sits there
@@ -224,11 +228,11 @@ def create_devices(cfg: Config) -> None:
     if not os.path.isdir(dev):
         return
     for source, link in DEV_LINKS:
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.symlink(source, resolve_in_root(cfg.root, link))
     if os.path.exists(os.path.join(dev, "pts", "ptmx")):
         ptmx = os.path.join(dev, "ptmx")
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(ptmx)
         os.symlink("pts/ptmx", ptmx)
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import errno
 import struct
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from berth_isolation_linux.syscall_table import X32_SYSCALL_BIT, table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
 
 # --- BPF --------------------------------------------------------------------------------------
 
@@ -116,26 +118,32 @@ class SeccompError(ValueError):
     """The profile cannot be compiled; the message says what to fix."""
 
 
-@dataclass(frozen=True)
 class Condition:
-    index: int
-    value: int
-    value_two: int
-    op: str
+    __slots__ = ("index", "op", "value", "value_two")
+
+    def __init__(self, index: int, value: int, value_two: int, op: str) -> None:
+        self.index = index
+        self.value = value
+        self.value_two = value_two
+        self.op = op
 
 
-@dataclass(frozen=True)
 class Rule:
-    conditions: tuple[Condition, ...]
-    action: int
+    __slots__ = ("action", "conditions")
+
+    def __init__(self, conditions: tuple[Condition, ...], action: int) -> None:
+        self.conditions = conditions
+        self.action = action
 
 
-@dataclass(frozen=True)
 class Filter:
     """A compiled filter: the program's bytes (``struct sock_filter`` array) and its flags."""
 
-    program: bytes
-    flags: int
+    __slots__ = ("flags", "program")
+
+    def __init__(self, program: bytes, flags: int) -> None:
+        self.program = program
+        self.flags = flags
 
     @property
     def length(self) -> int:
@@ -176,7 +184,7 @@ def _u64(value: Any, what: str) -> int:
 
 def parse_rules(profile: Mapping[str, Any]) -> tuple[int, list[tuple[list[str], Rule]]]:
     """The default action and, in profile order, each entry's syscall names and rule."""
-    if not isinstance(profile, Mapping):
+    if not isinstance(profile, dict):
         raise SeccompError("linux.seccomp must be an object")
     if profile.get("listenerPath"):
         raise SeccompError("seccomp: listenerPath (a user-space notifier) is not supported")

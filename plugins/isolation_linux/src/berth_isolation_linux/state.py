@@ -15,10 +15,13 @@ which a reboot empties together with the containers it describes.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from typing import Any
+
+from berth_isolation_linux import jsonio
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_FILE = "state.json"
 SECCOMP_FILE = "seccomp.bpf"
@@ -29,7 +32,7 @@ def write(state_dir: str, data: dict[str, Any], name: str = STATE_FILE) -> None:
     temp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, json.dumps(data).encode())
+        os.write(fd, jsonio.dumps(data).encode())
     finally:
         os.close(fd)
     os.rename(temp, path)
@@ -38,7 +41,7 @@ def write(state_dir: str, data: dict[str, Any], name: str = STATE_FILE) -> None:
 def read(state_dir: str, name: str = STATE_FILE) -> dict[str, Any]:
     """The record; ``FileNotFoundError`` when no container was created there."""
     with open(os.path.join(state_dir, name), "rb") as handle:
-        data: dict[str, Any] = json.load(handle)
+        data: dict[str, Any] = jsonio.loads(handle.read())
     return data
 
 
@@ -63,5 +66,7 @@ def alive(data: dict[str, Any]) -> bool:
 
 def remove(state_dir: str) -> None:
     for name in (STATE_FILE, SECCOMP_FILE):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(os.path.join(state_dir, name))
+        except FileNotFoundError:
+            continue

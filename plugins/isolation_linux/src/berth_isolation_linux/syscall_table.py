@@ -8,8 +8,6 @@ numbers without the x32 bit (``0x40000000``), which :func:`table` adds.
 
 from __future__ import annotations
 
-import functools
-
 X32_SYSCALL_BIT = 0x40000000
 
 _X86_64 = """
@@ -220,9 +218,14 @@ io_submit:544 execveat:545 preadv2:546 pwritev2:547
 _TEXT = {"x86_64": (_X86_64, 0), "x86": (_X86, 0), "x32": (_X32, X32_SYSCALL_BIT)}
 
 
-@functools.cache
+_TABLES: dict[str, dict[str, int]] = {}
+
+
 def table(arch: str) -> dict[str, int]:
     """``{name: number}`` for ``arch`` (``x86_64``, ``x86`` or ``x32``)."""
-    text, base = _TEXT[arch]
-    pairs = (word.partition(":") for word in text.split())
-    return {name: int(number) + base for name, _, number in pairs}
+    found = _TABLES.get(arch)
+    if found is None:
+        text, base = _TEXT[arch]
+        pairs = (word.partition(":") for word in text.split())
+        found = _TABLES[arch] = {name: int(number) + base for name, _, number in pairs}
+    return found

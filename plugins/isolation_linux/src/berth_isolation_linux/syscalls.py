@@ -6,10 +6,10 @@ arguments, so that an error reaching a user says what failed.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
-import platform
+
+from berth_isolation_linux.errors import suppress
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -67,7 +67,7 @@ _NUMBERS = {
     "x86_64": {"pivot_root": 155, "seccomp": 317, "close_range": 436},
     "aarch64": {"pivot_root": 41, "seccomp": 277, "close_range": 436},
 }
-_NR = _NUMBERS.get(platform.machine(), _NUMBERS["x86_64"])
+_NR = _NUMBERS.get(os.uname().machine, _NUMBERS["x86_64"])
 
 # --- plumbing -----------------------------------------------------------------------------------
 
@@ -207,5 +207,5 @@ def close_range_cloexec(first: int) -> None:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.set_inheritable(fd, False)

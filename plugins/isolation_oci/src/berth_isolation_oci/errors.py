@@ -76,7 +76,10 @@ def launch_error(
     """The OSError a launcher raises for the runtime's failed ``command``."""
     if _EXEC_MARK in message:
         text = message[message.index(_EXEC_MARK) :]
-        return OSError(exec_errno(text), text)
+        error = OSError(exec_errno(text), text)
+        # Docker's exit code, as the launcher contract asks (127: not found; 126: cannot run).
+        error.exit_code = 127 if error.errno == errno.ENOENT else 126  # type: ignore[attr-defined]
+        return error
     if _RLIMIT_MARK in message:
         text = _rlimit_text(message, rlimits or [])
         if text:

@@ -235,7 +235,10 @@ class IsolationRuntimeSuite(DriverRegistrationSuite):
                 leftovers.append(f"process {init}")
             with contextlib.suppress(Exception):
                 runtime.delete(each.state_dir, force=True)
-            leftovers += [str(p) for p in cgroup_dirs(each.cgroups_path)]
+            for path in cgroup_dirs(each.cgroups_path):
+                leftovers.append(str(path))
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # reported; removed so the host stays clean
             leftovers += [str(p) for p in mounts_under(each.workdir)]
         remove_empty_parent()
         assert not leftovers, f"left behind: {leftovers}"
