@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from berth.plugins import Change, StorageDriver
+from berth.plugins.hostfs import backing_filesystem as backing_fs
 from berth.plugins.layers import (
     WhiteoutFormat,
     apply_layer,
@@ -37,7 +38,6 @@ from berth.plugins.layers import (
 )
 
 from berth_storage_overlay import layout, mountinfo
-from berth_storage_overlay.backingfs import backing_fs
 from berth_storage_overlay.layout import LINK_DIR, SHORT_ID, TMP_PREFIX, TRASH_PREFIX
 from berth_storage_overlay.mounter import MAX_LOWERS, choose_mounter
 from berth_storage_overlay.syscalls import MountError, reports_d_type, unmount

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from berth.plugins import PluginContext, ProbeResult
+from berth.plugins.hostfs import backing_filesystem as backing_fs
 
 from berth_storage_overlay import mountinfo
-from berth_storage_overlay.backingfs import backing_fs
 from berth_storage_overlay.mounter import choose_mounter
 from berth_storage_overlay.syscalls import MountError, reports_d_type, unmount
 

@@ -211,16 +211,6 @@ def unmount(target: Path, flags: int = MNT_DETACH) -> None:
         raise _fail(f"unmount {target}", ctypes.get_errno())
 
 
-def fs_magic(path: Path) -> int:
-    """``statfs(path).f_type``: the magic number of the file system ``path`` is on."""
-    buf = ctypes.create_string_buffer(512)  # struct statfs is 120 bytes on 64-bit Linux
-    if _libc.statfs(os.fsencode(path), buf) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(path))
-    # f_type is the first member, a C long (``__fsword_t``); mask to the unsigned 32-bit magic.
-    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
-
-
 class _Dirent64(ctypes.Structure):
     _fields_ = [
         ("d_ino", ctypes.c_uint64),

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from berth.plugins import StorageDriver
+from berth.plugins.hostfs import backing_filesystem
 from berth.plugins.layers import NaiveDiffMixin
 
 from berth_storage_vfs import layout
-from berth_storage_vfs.backingfs import backing_filesystem
 from berth_storage_vfs.copytree import copy_tree
 from berth_storage_vfs.layout import LAYERS, META, ROOT, TMP_PREFIX, TRASH_PREFIX
 
@@ -37,7 +37,10 @@ class VfsDriver(NaiveDiffMixin, StorageDriver):
         self._layer_locks: dict[str, threading.Lock] = {}
         self._refs: dict[str, int] = {}
         swept = layout.sweep(self.layers)
-        self.backing_fs = backing_filesystem(self.home)
+        try:
+            self.backing_fs = backing_filesystem(self.home)
+        except OSError:
+            self.backing_fs = "unknown"
         self._note("vfs.started", home=str(self.home), backing_fs=self.backing_fs, swept=swept)
 
     # --- layers ----------------------------------------------------------------------------

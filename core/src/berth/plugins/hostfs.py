@@ -1,4 +1,5 @@
-"""The file system a directory is on, named as ``docker info`` names it ("extfs", "xfs", …)."""
+"""The file system a path is on, named as ``docker info`` names it — for storage drivers'
+probes and ``status()`` ("Backing Filesystem")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 from pathlib import Path
 
 #: statfs(2) magic numbers (linux/magic.h) → Docker's "Backing Filesystem" names.
-NAMES: dict[int, str] = {
+FS_NAMES: dict[int, str] = {
     0xEF53: "extfs",
     0x58465342: "xfs",
     0x9123683E: "btrfs",
@@ -29,8 +30,12 @@ NAMES: dict[int, str] = {
     0x52654973: "reiserfs",
     0x4D44: "msdos",
     0x2011BAB0: "exfat",
+    0x5346544E: "ntfs",
     0x7366746E: "ntfs3",
+    0x61756673: "aufs",
     0x00C36400: "ceph",
+    0x47504653: "gpfs",
+    0x0BD00BD0: "lustre",
 }
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -38,19 +43,20 @@ _libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
 _libc.statfs.restype = ctypes.c_int
 
 
-def magic(path: Path) -> int:
-    """The ``f_type`` of statfs(2) for ``path`` (the first field of struct statfs, a long)."""
+def fs_magic(path: Path) -> int:
+    """``statfs(path).f_type``: the magic number of the file system ``path`` is on."""
     buffer = ctypes.create_string_buffer(512)  # larger than struct statfs on every ABI
     if _libc.statfs(os.fsencode(path), buffer) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), str(path))
+    # f_type is the first member, a C long; mask to the unsigned 32-bit magic.
     return ctypes.c_ulong.from_buffer(buffer).value & 0xFFFFFFFF
 
 
+def fs_name(magic: int) -> str:
+    return FS_NAMES.get(magic, f"unknown (0x{magic:x})")
+
+
 def backing_filesystem(path: Path) -> str:
-    """Docker's name for the file system ``path`` is on (``unknown (0x…)`` when not known)."""
-    try:
-        value = magic(path)
-    except OSError:
-        return "unknown"
-    return NAMES.get(value, f"unknown (0x{value:x})")
+    """Docker's name for the file system ``path`` (which must exist) is on; raises OSError."""
+    return fs_name(fs_magic(path))
