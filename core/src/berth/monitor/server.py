@@ -332,6 +332,15 @@ class Monitor:
         for waiters in (self.waiters, self.exec_waiters):
             if conn in waiters:
                 waiters.remove(conn)
+        # Discard input nobody will read (stdin of a container without one): closing a UNIX
+        # socket with unread data makes the peer's next read fail with ECONNRESET instead of
+        # ending cleanly after the output it was sent.
+        try:
+            conn.sock.setblocking(False)
+            while conn.sock.recv(65536):
+                pass
+        except OSError:
+            pass
         conn.sock.close()
 
     # --- the processes' streams ---------------------------------------------------------
