@@ -362,12 +362,14 @@ def test_import_default_message_and_untagged(service: ImageService) -> None:
 @pytest.mark.parametrize(
     ("body", "kwargs", "error"),
     [
-        (gzip.compress(BASE)[:100], {}, InvalidContent),
+        (gzip.compress(BASE, mtime=0)[:100], {}, InvalidContent),
         (b"not a tar" * 1000, {}, InvalidContent),
         (BASE, {"repo": "UPPER"}, InvalidReference),
         (BASE, {"changes": ["RUN x"]}, BadParameter),
         (layer_tar({"../../escape": b"x"}), {}, InvalidContent),
     ],
+    # Stable names: xdist workers must collect the same test IDs.
+    ids=["truncated-gzip", "not-a-tar", "bad-repo", "bad-change", "escaping-entry"],
 )
 def test_bad_import_leaves_nothing(
     service: ImageService,
