@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from berth.cli import image_views as views
-from berth.cli.image_views import ellipsis, human_duration, image_format, truncate_id
+from berth.cli.image_views import ellipsis, image_format, truncate_id
 from berth.cli.jsonmessage import StreamError, display, human_size, progress_text
 from berth.client.reference import (
     ReferenceError,
@@ -14,6 +14,7 @@ from berth.client.reference import (
     is_image_id,
     parse_normalized,
 )
+from berth.humanize import human_duration
 
 HEX = "a" * 64
 

@@ -7,8 +7,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from berth.cli.image_views import ellipsis, go_time, human_duration, short_size
+from berth.cli.image_views import ellipsis, go_time, short_size
 from berth.cli.system_views import bytes_size
+from berth.humanize import human_duration
 
 SHORT_ID = 12
 

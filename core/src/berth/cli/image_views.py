@@ -14,6 +14,7 @@ from typing import Any
 
 from berth.cli.jsonmessage import human_size
 from berth.client.reference import ReferenceError, parse_normalized
+from berth.humanize import human_duration
 
 NONE = "<none>"
 SHORT_ID = 12
@@ -106,34 +107,6 @@ DF_CACHE_HEADERS = {
 def short_size(size: float) -> str:
     """The 3-digit size docker prints in tables: 4.26MB."""
     return human_size(size, 3)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: "Less than a second", "About a minute", "2 weeks", ..."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = secs // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int((seconds + 1800) // 3600)  # rounded to the nearest hour, as Go's d.Round
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds // 3600) // 24 // 365} years"
 
 
 def since(created: int, now: float | None = None) -> str:

@@ -22,6 +22,7 @@ memory is a budget.
 from __future__ import annotations
 
 import _socket
+import contextlib
 import os
 import sys
 
@@ -126,6 +127,10 @@ delete = _RUNC.delete
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def _lost_cgroup_parent(message: str) -> bool:
+    return "apply cgroup configuration" in message and "no such file or directory" in message
+
+
 def _run_with_console(
     config: RuntimeConfig,
     command: list[str],
@@ -141,7 +146,17 @@ def _run_with_console(
         if listener is not None:
             command = [*command, "--console-socket", listener.address]
         try:
-            run_command(config, [*command, config.id], state_dir, stdio)
+            try:
+                run_command(config, [*command, config.id], state_dir, stdio)
+            except RuntimeFailed as exc:
+                if what != "create" or not _lost_cgroup_parent(exc.message):
+                    raise
+                # Another container's delete removed the shared, momentarily empty cgroup
+                # parent while runc made ours under it (the native launcher retries the same
+                # way): clear runc's half-made state and create once more.
+                with contextlib.suppress(RuntimeFailed):
+                    run_command(config, ["delete", "--force", config.id], state_dir, stdio)
+                run_command(config, [*command, config.id], state_dir, stdio)
         except RuntimeFailed as exc:
             raise launch_error(what, exc.message, _rlimits(bundle)) from None
         if listener is not None and console is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from berth.engine.errors import BadParameter
+from berth.humanize import human_duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
@@ -79,34 +80,6 @@ def new_container_id() -> str:
         candidate = os.urandom(32).hex()
         if not candidate[:12].isdigit():
             return candidate
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's (go-units) ``HumanDuration``: ``Less than a second``, ``About a minute``, …"""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = whole // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 # --- health -------------------------------------------------------------------------------
