@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -148,18 +149,26 @@ def test_preparations_refuse_unknown_names(setups: ModuleType) -> None:
         assert (prepared.env, prepared.values) == ({}, {})
 
 
-def test_images_preparation_fills_a_bench_daemon_and_cleans_up(setups: ModuleType) -> None:
-    before = set(Path(tempfile.gettempdir()).glob("berth-bench-*"))
+def test_images_preparation_fills_a_bench_daemon_and_cleans_up(
+    setups: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private temporary directory (short: a UNIX socket lives in it): other tests running
+    # in parallel make their own berth-bench-* directories in /tmp.
+    private = Path(tempfile.mkdtemp(prefix="bbi-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     berth = str(REPO / ".venv" / "bin" / "berth")
-    with setups.prepare("images-100", "berth", berth) as prepared:
-        host = prepared.env["BERTH_HOST"]
-        listed = subprocess.run(
-            [berth, "images", "-q"],
-            env={**os.environ, "BERTH_HOST": host},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert listed.returncode == 0, listed.stderr
-        assert len(set(listed.stdout.split())) == 100
-    assert set(Path(tempfile.gettempdir()).glob("berth-bench-*")) == before
+    try:
+        with setups.prepare("images-100", "berth", berth) as prepared:
+            host = prepared.env["BERTH_HOST"]
+            listed = subprocess.run(
+                [berth, "images", "-q"],
+                env={**os.environ, "BERTH_HOST": host},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert listed.returncode == 0, listed.stderr
+            assert len(set(listed.stdout.split())) == 100
+        assert list(private.iterdir()) == []  # the preparation removed everything it made
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
