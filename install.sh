@@ -40,6 +40,20 @@ APT_PACKAGES=(
 )
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# Retry a network step: a package index that is briefly unreachable (DNS included) must not
+# fail a whole install. Tries 4 times, waiting 5, 15 and 30 s between tries.
+with_retries() {
+    local attempt status waits=(5 15 30)
+    for attempt in 0 1 2 3; do
+        "$@" && return 0
+        status=$?
+        [[ "$attempt" -eq 3 ]] && break
+        note "'$*' failed (exit $status); trying again in ${waits[$attempt]} s"
+        sleep "${waits[$attempt]}"
+    done
+    return "$status"
+}
 note() { printf '    %s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -81,12 +95,12 @@ if [[ "${#MISSING[@]}" -eq 0 ]]; then
 else
     note "installing: ${MISSING[*]}"
     if ! apt_lists_fresh; then
-        apt-get update -q
-        apt_install "${MISSING[@]}"
+        with_retries apt-get update -q
+        with_retries apt_install "${MISSING[@]}"
     elif ! apt_install "${MISSING[@]}"; then
         note "install failed with the current package lists; updating them and trying again"
-        apt-get update -q
-        apt_install "${MISSING[@]}"
+        with_retries apt-get update -q
+        with_retries apt_install "${MISSING[@]}"
     fi
 fi
 
@@ -103,7 +117,7 @@ else
     [[ -x "$UV_HOME/bin/uv" ]] || {
         rm -rf "$UV_HOME"
         python3 -m venv "$UV_HOME"
-        "$UV_HOME/bin/python" -m pip install -q --disable-pip-version-check uv
+        with_retries "$UV_HOME/bin/python" -m pip install -q --disable-pip-version-check uv
     }
     ln -sfn "$UV_HOME/bin/uv" "$BIN_DIR/uv"
     note "installed $BIN_DIR/uv ($(uv --version))"
@@ -129,11 +143,11 @@ if [[ ! -f uv.lock ]]; then
     uv lock
 fi
 if uv lock --check >/dev/null 2>&1; then
-    uv sync --all-packages --locked
+    with_retries uv sync --all-packages --locked
 else
     note "warning: uv.lock is out of date with the pyproject.toml files; re-locking"
     note "(commit the updated uv.lock so that CI installs without resolving)"
-    uv sync --all-packages
+    with_retries uv sync --all-packages
 fi
 # berth's own packages are editable (their sources stay in the checkout): compile those too.
 "$VENV/bin/python" -m compileall -q core/src plugins/*/src >/dev/null \
