@@ -17,6 +17,7 @@ from typing import Any
 
 from berth.client.api import APIClient, Query
 from berth.client.errors import DaemonError, ProtocolError
+from berth.client.paths import container_path, exec_path
 from berth.client.system import encode_filters
 from berth.client.transport import Connection, RawStream, Response
 
@@ -24,22 +25,6 @@ JSONObject = dict[str, Any]
 
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 FRAME_HEADER = 8
-
-_PATH_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:@")
-
-
-def _quoted(name: str) -> str:
-    return "".join(chr(b) if b in _PATH_SAFE else f"%{b:02X}" for b in name.encode())
-
-
-def container_path(ref: str, suffix: str = "") -> str:
-    """`/containers/<ref>/<suffix>`, the name or ID percent-encoded."""
-    return f"/containers/{_quoted(ref)}" + (f"/{suffix}" if suffix else "")
-
-
-def exec_path(exec_id: str, suffix: str = "") -> str:
-    return f"/exec/{_quoted(exec_id)}" + (f"/{suffix}" if suffix else "")
-
 
 def _object(value: Any, what: str) -> JSONObject:
     if not isinstance(value, dict):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Literal
 
 from berth.client.errors import HostError
+
+# typing (and the `re` it imports) costs ~9 ms of the client's start-up: types only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Literal
 
 DEFAULT_SOCKET = "/run/berth/berth.sock"
 DEFAULT_HOST = f"unix://{DEFAULT_SOCKET}"

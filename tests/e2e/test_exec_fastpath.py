@@ -1,0 +1,94 @@
+"""`berth exec`'s lean path (berth.cli.fastpath, the `berth` entry point) answers exactly as the
+full click CLI does — output, stderr, exit status — and hands every other form to it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import CLIENT, berth_ok, needs_busybox
+from tests.e2e.containers import container_daemon
+from tests.integration.daemon import Daemon
+
+pytestmark = needs_busybox
+
+FAST = [sys.executable, "-m", "berth.cli.fastpath"]
+
+# taken by the lean path: its answer must not need click
+PLAIN = [
+    ["fp", "sh", "-c", "echo out; echo err >&2; exit 3"],
+    ["-e", "A=1", "--env=B=two words", "-w", "/tmp", "fp", "sh", "-c", 'echo "$A $B"; pwd'],
+    ["-u", "nobody", "fp", "id", "-u"],
+    ["--user=0:0", "--privileged", "fp", "id"],
+    ["fp", "nope"],  # 127, the runtime's message
+    ["fp", "/etc/passwd"],  # 126
+    ["fp", "sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x; echo; echo done >&2"],
+]
+# handed to the full CLI: flags it does not parse, errors before the command starts
+HANDED_OVER = [
+    ["nosuch", "true"],
+    ["stopped", "true"],
+    ["-d", "fp", "true"],
+    ["-e", "HOME", "fp", "sh", "-c", "echo $HOME"],
+    ["fp"],
+    ["--help"],
+    ["--bogus", "fp", "true"],
+]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with container_daemon(tmp_path_factory.mktemp("fastpath")) as started:
+        berth_ok(started, "run", "-d", "--name", "fp", "busybox", "sleep", "600")
+        berth_ok(started, "create", "--name", "stopped", "busybox", "true")
+        try:
+            yield started
+        finally:
+            subprocess.run(
+                [*CLIENT, "rm", "-f", "fp", "stopped"],
+                env={**started.env, "BERTH_HOST": started.host},
+                capture_output=True,
+                timeout=60,
+            )
+
+
+def _run(daemon: Daemon, argv: list[str]) -> tuple[int, bytes, bytes]:
+    done = subprocess.run(
+        argv,
+        env={**daemon.env, "BERTH_HOST": daemon.host},
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("args", PLAIN + HANDED_OVER, ids=lambda a: " ".join(a)[:40])
+def test_answers_as_the_full_cli(daemon: Daemon, args: list[str]) -> None:
+    assert _run(daemon, [*FAST, "exec", *args]) == _run(daemon, [*CLIENT, "exec", *args])
+
+
+LEAN_PROBE = """
+import sys
+from berth.cli import fastpath
+code = fastpath.fast_exec(sys.argv[1:])
+sys.stdout.flush()
+print("code", code, "click" in sys.modules, "json" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", PLAIN, ids=lambda a: " ".join(a)[:40])
+def test_plain_forms_stay_lean(daemon: Daemon, args: list[str]) -> None:
+    _, _, err = _run(daemon, [sys.executable, "-c", LEAN_PROBE, *args])
+    last = err.decode().splitlines()[-1].split()
+    assert last[0] == "code" and last[1] != "None", err
+    assert last[2:] == ["False", "False"], "the lean path imported click or json"
+
+
+@pytest.mark.parametrize("args", HANDED_OVER, ids=lambda a: " ".join(a)[:40])
+def test_other_forms_are_handed_over(daemon: Daemon, args: list[str]) -> None:
+    _, _, err = _run(daemon, [sys.executable, "-c", LEAN_PROBE, *args])
+    assert err.decode().splitlines()[-1].split()[:2] == ["code", "None"]
