@@ -1,8 +1,10 @@
-"""`berth exec`'s lean path (berth.cli.fastpath, the `berth` entry point) answers exactly as the
-full click CLI does — output, stderr, exit status — and hands every other form to it."""
+"""The lean paths of `berth exec` and `berth run` (berth.cli.fastpath, the `berth` entry point)
+answer exactly as the full click CLI does — output, stderr, exit status, what is left behind —
+and hand every other form to it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -92,3 +94,84 @@ def test_plain_forms_stay_lean(daemon: Daemon, args: list[str]) -> None:
 def test_other_forms_are_handed_over(daemon: Daemon, args: list[str]) -> None:
     _, _, err = _run(daemon, [sys.executable, "-c", LEAN_PROBE, *args])
     assert err.decode().splitlines()[-1].split()[:2] == ["code", "None"]
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+RUN_PLAIN = [
+    ["--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4"],
+    ["--rm", "-e", "A=1", "--env=B=x y", "-w", "/tmp", "-u", "nobody", "busybox", "sh", "-c",
+     'echo "$A $B $(pwd) $(id -u)"'],
+    ["--rm", "--hostname", "fast", "-l", "k=v", "--init", "busybox", "hostname"],
+    ["--rm", "busybox", "nosuch"],  # 127 from the start
+    ["--rm", "busybox", "/etc"],  # 126
+    ["--rm", "busybox"],  # the image's command
+    ["--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "true"],
+]  # fmt: skip
+RUN_HANDED_OVER = [
+    ["--rm", "nosuchimage", "true"],  # the full CLI tries a pull
+    ["--rm", "--memory", "12x", "busybox", "true"],  # a flag value that does not parse
+    ["--rm", "-i", "busybox", "true"],
+    ["--rm", "-it", "busybox", "true"],
+    ["--rm", "--bogus", "busybox", "true"],
+    ["--rm", "--sig-proxy=false", "busybox", "true"],
+    ["--rm"],
+]
+
+_IDS = re.compile(rb"\b[0-9a-f]{12}(?:[0-9a-f]{52})?\b")
+
+
+def _masked(answer: tuple[int, bytes, bytes]) -> tuple[int, bytes, bytes]:
+    code, out, err = answer
+    return code, _IDS.sub(b"<id>", out), _IDS.sub(b"<id>", err)
+
+
+def _containers(daemon: Daemon) -> list[str]:
+    return sorted(berth_ok(daemon, "ps", "-a", "--format", "{{.Names}}").splitlines())
+
+
+@pytest.mark.parametrize("args", RUN_PLAIN + RUN_HANDED_OVER, ids=lambda a: " ".join(a)[:40])
+def test_run_answers_as_the_full_cli(daemon: Daemon, args: list[str]) -> None:
+    before = _containers(daemon)
+    fast = _masked(_run(daemon, [*FAST, "run", *args]))
+    assert _containers(daemon) == before, "--rm left a container behind"
+    assert fast == _masked(_run(daemon, [*CLIENT, "run", *args]))
+
+
+def test_run_detached_starts_and_prints_the_id(daemon: Daemon) -> None:
+    code, out, err = _run(daemon, [*FAST, "run", "-d", "--name", "fp-d", "busybox", "sleep", "60"])
+    try:
+        assert (code, err) == (0, b"")
+        ident = out.decode().strip()
+        assert re.fullmatch(r"[0-9a-f]{64}", ident)
+        assert berth_ok(daemon, "inspect", "-f", "{{.State.Running}} {{.Id}}", "fp-d").split() == [
+            "true",
+            ident,
+        ]
+    finally:
+        _run(daemon, [*CLIENT, "rm", "-f", "fp-d"])
+
+
+RUN_PROBE = """
+import sys
+from berth.cli import fastpath
+code = fastpath.fast_run(sys.argv[1:])
+sys.stdout.flush()
+print("code", code, "click" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", RUN_PLAIN, ids=lambda a: " ".join(a)[:40])
+def test_run_plain_forms_skip_click(daemon: Daemon, args: list[str]) -> None:
+    _, _, err = _run(daemon, [sys.executable, "-c", RUN_PROBE, *args])
+    last = err.decode().splitlines()[-1].split()
+    assert last[0] == "code" and last[1] != "None", err
+    assert last[2] == "False", "the lean run imported click"
+
+
+@pytest.mark.parametrize("args", RUN_HANDED_OVER, ids=lambda a: " ".join(a)[:40])
+def test_run_other_forms_are_handed_over(daemon: Daemon, args: list[str]) -> None:
+    before = _containers(daemon)
+    _, _, err = _run(daemon, [sys.executable, "-c", RUN_PROBE, *args])
+    assert err.decode().splitlines()[-1].split()[:2] == ["code", "None"]
+    assert _containers(daemon) == before

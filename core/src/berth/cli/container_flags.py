@@ -4,11 +4,9 @@ and checked flag by flag (`Values`), as pflag does while it parses the command l
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from berth.cli.dockererrors import FlagError
+from berth.cli.exitstatus import FlagError
 from berth.cli.flagvalues import (
     parse_cpus,
     parse_duration,
@@ -31,6 +29,9 @@ from berth.cli.flagvalues import (
     validate_throttle_iops,
     validate_weight_device,
 )
+
+if TYPE_CHECKING:
+    import click
 
 
 class Flag:
@@ -216,7 +217,18 @@ RUN_ONLY_FLAGS: tuple[Flag, ...] = (
 _BY_DEST = {f.dest: f for f in (*CONTAINER_FLAGS, *RUN_ONLY_FLAGS)}
 
 
+def unset_values(*, run: bool) -> dict[str, Any]:
+    """Every flag's value as click hands it over when the flag is not given."""
+    flags = (*CONTAINER_FLAGS, *(RUN_ONLY_FLAGS if run else ()))
+    return {
+        f.dest: bool(f.default) if f.kind == "bool" else (() if f.kind == "list" else None)
+        for f in flags
+    }
+
+
 def _option(flag: Flag) -> click.Option:
+    import click  # here, not at the top: the fast paths read the flag table without click
+
     if flag.kind == "bool":
         if flag.default:  # on by default: --flag=false (or --no-flag) turns it off
             off = "--no-" + flag.decls[-1][2:]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from berth.cli.container_flags import Values
-from berth.cli.dockererrors import FlagError
+from berth.cli.exitstatus import FlagError
 from berth.cli.flagvalues import parse_int, parse_ip, parse_uint
 
 JSONObject = dict[str, Any]

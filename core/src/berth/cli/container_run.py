@@ -25,28 +25,11 @@ from berth.cli.container_flags import add_flags
 from berth.cli.context import CliState, pass_state
 from berth.cli.dockererrors import DockerCommand, StatusError, with_help
 from berth.cli.errors import CliError
+from berth.cli.exitstatus import ENGINE_ERROR, status_of
 
 if TYPE_CHECKING:
     from berth.cli.container_opts import ContainerRequest
     from berth.client.api import APIClient
-
-ENGINE_ERROR = 125
-CANNOT_EXECUTE = 126
-NOT_FOUND = 127
-
-
-def status_of(message: str) -> int:
-    """docker's toStatusError: 127 for a missing command, 126 for one that cannot be run,
-    125 for everything else that went wrong before the container ran."""
-    if (
-        "executable file not found" in message
-        or "no such file or directory" in message
-        or "system cannot find the file specified" in message
-    ):
-        return NOT_FOUND
-    if "permission denied" in message or "is a directory" in message:
-        return CANNOT_EXECUTE
-    return ENGINE_ERROR
 
 
 def _run_failure(ctx: click.Context, message: str) -> StatusError:

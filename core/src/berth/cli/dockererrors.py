@@ -18,10 +18,12 @@ from typing import IO, Any
 
 import click
 
+from berth.cli.exitstatus import BIN_NAME as BIN_NAME  # re-exported: their old home
+from berth.cli.exitstatus import FlagError as FlagError
+from berth.cli.exitstatus import with_help as with_help
 from berth.cli.goflags import _FALSE, _TRUE, GoFlagsCommand
 
 USAGE_ERROR = 125
-BIN_NAME = "berth"
 
 
 class StatusError(click.ClickException):
@@ -34,15 +36,6 @@ class StatusError(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         if self.message:
             click.echo(self.message, err=True)
-
-
-class FlagError(Exception):
-    """A flag's value does not parse; the message is pflag's (`invalid argument ...`)."""
-
-
-def with_help(message: str, command_path: str) -> str:
-    """docker's `withHelp`: `berth: <message>` and a line saying where help is."""
-    return f"{BIN_NAME}: {message}\n\nRun '{command_path} --help' for more information"
 
 
 def flag_error(ctx: click.Context, message: str) -> StatusError:

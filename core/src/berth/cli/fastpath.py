@@ -1,11 +1,18 @@
-"""`berth`'s entry point: the commonest budgeted command on a lean path, the rest through click.
+"""`berth`'s entry point: the budgeted commands on a lean path, the rest through click.
 
-Loading click and the whole CLI costs about 50 ms, more than the daemon's share of an
-`exec`. `berth exec [-e K=V] [-u U] [-w DIR] [--privileged] CONTAINER CMD...` (no terminal, no
-stdin: what scripts and health probes run) is answered here with the standard library's C
-modules only, and its output is exactly the full command's. Anything else — another command,
-other flags, `-i`/`-t`, global flags, a daemon that does not answer, any error before the
-command starts — goes to the full CLI (`berth.cli.main`), which gives the usual messages.
+Loading click and the whole CLI costs about 50 ms, more than the daemon's share of an `exec`
+and a third of a `run`. Without a terminal or stdin (what scripts, health probes and
+benchmarks run), two commands are answered here, their output exactly the full command's:
+
+- `berth exec [-e K=V] [-u U] [-w DIR] [--privileged] CONTAINER CMD...`, with the standard
+  library's C modules only;
+- `berth run [FLAGS] IMAGE [CMD...]`, for every run flag but those of terminals, stdin,
+  attaching, signals and cid files; the flags are read by the full CLI's own flag table and
+  request builder (`container_flags`, `container_opts`), only click is left out.
+
+Anything else — another command, other flags, `-i`/`-t`, global flags, a daemon that does not
+answer, any error before the container or exec exists — goes to the full CLI
+(`berth.cli.main`), which gives the usual messages (and pulls a missing image).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from berth.cli.hijack import SignalProxy
+    from berth.client.api import APIClient
     from berth.client.hosts import Host
     from berth.client.transport import Connection, Response
 
@@ -40,8 +49,9 @@ _VALUE_FLAGS = {
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["exec"]:
-        code = fast_exec(args[1:])
+    fast = {"exec": fast_exec, "run": fast_run}.get(args[0] if args else "")
+    if fast is not None:
+        code = fast(args[1:])
         if code is not None:
             _leave(code)
     from berth.cli.main import main as full_cli
@@ -156,6 +166,166 @@ def fast_exec(args: list[str]) -> int | None:
         return None
     code = jsonlite.loads(body).get("ExitCode")
     return code if isinstance(code, int) and not isinstance(code, bool) else 0
+
+
+# run flags left to the full CLI: terminals, stdin and attaching, signals, files it writes
+_RUN_FLAGS_HANDED_OVER = frozenset(
+    {"interactive", "tty", "attach", "detach_keys", "sig_proxy", "cidfile", "disable_content_trust"}
+)
+
+
+def run_params(args: list[str]) -> tuple[dict[str, object], str, list[str]] | None:
+    """(flag values as click would pass them, image, command); None for what the full CLI
+    must read (see `_RUN_FLAGS_HANDED_OVER`, combined short flags, `--flag=value` booleans)."""
+    from berth.cli.container_flags import CONTAINER_FLAGS, RUN_ONLY_FLAGS, unset_values
+
+    by_spelling = {
+        decl: flag
+        for flag in (*CONTAINER_FLAGS, *RUN_ONLY_FLAGS)
+        if flag.dest not in _RUN_FLAGS_HANDED_OVER
+        for decl in flag.decls
+    }
+    params = unset_values(run=True)
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "-":
+        arg = args[index]
+        index += 1
+        if arg.startswith("--"):
+            spelling, equals, value = arg.partition("=")
+        elif len(arg) == 2:
+            spelling, equals, value = arg, "", ""
+        else:  # -dit, -eK=V: pflag's short forms, left to the full CLI
+            return None
+        flag = by_spelling.get(spelling)
+        if flag is None:
+            return None
+        if flag.kind == "bool":
+            if equals:
+                return None
+            params[flag.dest] = True
+            continue
+        if not equals:
+            if index == len(args):
+                return None
+            value = args[index]
+            index += 1
+        if flag.kind == "list":
+            params[flag.dest] = (*params[flag.dest], value)
+        else:
+            params[flag.dest] = value
+    if index == len(args):
+        return None
+    return params, args[index], args[index + 1 :]
+
+
+def fast_run(args: list[str]) -> int | None:
+    """Run a container without a terminal: its exit code, or None for the full CLI."""
+    parsed = run_params(args)
+    if parsed is None:
+        return None
+    params, image, command = parsed
+    from berth.cli.container_opts import OptionsError, build_request
+    from berth.cli.exitstatus import FlagError
+    from berth.cli.hijack import SignalProxy, terminal_size
+    from berth.client import containers
+    from berth.client.api import APIClient
+    from berth.client.errors import ClientError, DaemonError
+    from berth.client.hosts import resolve_host
+
+    try:
+        request = build_request(params, image, command, console_size=terminal_size(sys.stdout))
+        api = APIClient(resolve_host(None))
+    except (FlagError, OptionsError, ClientError):
+        return None
+    if request.pull == "always" or request.cidfile:
+        return None
+    body = request.body
+    detach = bool(params["detach"])
+    if detach:
+        for key in ("AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"):
+            body[key] = False
+    try:
+        created = containers.create(api, body, name=request.name, platform=request.platform)
+    except (ClientError, OSError):
+        return None  # nothing was made: the full CLI reports it (or pulls the image)
+    ident = str(created.get("Id") or "")
+    for warning in created.get("Warnings") or []:
+        _write(STDERR, f"WARNING: {warning}\n".encode())
+    if detach:
+        return _detached_start(api, ident, request.auto_remove)
+    try:
+        return _attached_run(api, ident, body, request.auto_remove, SignalProxy)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except (DaemonError, OSError, ClientError) as exc:
+        _write(STDERR, f"berth: {exc}\n".encode())
+        return 125
+
+
+def _detached_start(api: APIClient, ident: str, auto_remove: bool) -> int:
+    """`run -d` after create: the ID on stdout, then the start (as the full CLI orders them)."""
+    import contextlib
+
+    from berth.cli.exitstatus import status_of, with_help
+    from berth.client import containers
+    from berth.client.errors import ClientError
+
+    _write(1, f"{ident}\n".encode())
+    try:
+        containers.start(api, ident)
+    except ClientError as exc:
+        if auto_remove:
+            with contextlib.suppress(ClientError, OSError):
+                containers.Wait(api, ident, "removed").result()
+        _write(STDERR, (with_help(str(exc), "berth run") + "\n").encode())
+        return status_of(str(exc))
+    return 0
+
+
+def _attached_run(
+    api: APIClient, ident: str, body: dict[str, object], auto_remove: bool, proxy: type[SignalProxy]
+) -> int:
+    """docker's run after create: attach, wait, start, copy the output, the exit status."""
+    import contextlib  # loaded already, by hijack
+
+    from berth.cli.exitstatus import status_of, with_help
+    from berth.client import containers
+    from berth.client.errors import ClientError
+
+    stream = containers.attach(
+        api,
+        ident,
+        stdin=False,
+        stdout=bool(body["AttachStdout"]),
+        stderr=bool(body["AttachStderr"]),
+    )
+    try:
+        waiter = containers.Wait(api, ident, "removed" if auto_remove else "next-exit")
+
+        def forward(name: str) -> None:
+            containers.kill(api, ident, name)
+
+        with proxy(forward):
+            try:
+                containers.start(api, ident)
+            except ClientError as exc:
+                stream.close()
+                if auto_remove:
+                    with contextlib.suppress(ClientError, OSError):
+                        waiter.result()
+                _write(STDERR, (with_help(str(exc), "berth run") + "\n").encode())
+                return status_of(str(exc))
+            failure = _copy_output(stream.recv, stream.multiplexed)
+            if failure is not None:
+                _write(STDERR, f"error from daemon in stream: {failure}\n".encode())
+                return 1
+            code, error = waiter.result()
+    finally:
+        stream.close()
+    if error:
+        _write(STDERR, f"ERRO[0000] Error waiting for container: {error}\n".encode())
+        return 125
+    return code
 
 
 def _send(

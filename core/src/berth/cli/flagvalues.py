@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any
 
-from berth.cli.dockererrors import FlagError
+from berth.cli.exitstatus import FlagError
 
 JSONObject = dict[str, Any]
 
