@@ -1,0 +1,1 @@
+"""berth volume driver: local (named volumes on the host)"""
