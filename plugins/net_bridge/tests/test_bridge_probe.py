@@ -21,6 +21,11 @@ def ctx(plugin_context: PluginContextFactory) -> PluginContext:
     return plugin_context("network", "bridge")
 
 
+@pytest.fixture(autouse=True)
+def default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(bridge.FIREWALL_ENV, raising=False)
+
+
 @pytest.fixture
 def status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake /proc/self/status (all capabilities unless a test writes otherwise)."""
@@ -30,10 +35,32 @@ def status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_host_with_everything_gets_to_not_implemented(status: Path, ctx: PluginContext) -> None:
+def test_host_with_everything_is_supported(status: Path, ctx: PluginContext) -> None:
+    result = bridge.probe(ctx)
+    assert result.supported, result.reason
+
+
+def test_nftables_is_preferred(status: Path, ctx: PluginContext) -> None:
+    assert bridge.probe(ctx).reason.startswith("packet filter: nftables")
+
+
+def test_iptables_without_nft(
+    status: Path, ctx: PluginContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bridge, "NFT_COMMAND", "berth-no-such-nft")
+    result = bridge.probe(ctx)
+    assert result.supported
+    assert result.reason.startswith("packet filter: iptables")
+
+
+def test_no_packet_filter(
+    status: Path, ctx: PluginContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bridge, "NFT_COMMAND", "berth-no-such-nft")
+    monkeypatch.setattr(bridge, "IPTABLES_COMMAND", "berth-no-such-iptables")
     result = bridge.probe(ctx)
     assert not result.supported
-    assert result.reason == bridge.NOT_IMPLEMENTED
+    assert "nftables" in result.reason and "iptables" in result.reason
 
 
 def test_no_ipv4_networking(
@@ -72,7 +99,7 @@ def test_missing_cap_net_admin(status: Path, ctx: PluginContext) -> None:
 @pytest.mark.parametrize("text", ["", "CapEff:\tnot-hex\n", "CapEff:\n"])
 def test_unknown_capabilities_do_not_block(status: Path, ctx: PluginContext, text: str) -> None:
     status.write_text(text)
-    assert bridge.probe(ctx).reason == bridge.NOT_IMPLEMENTED
+    assert bridge.probe(ctx).supported
 
 
 def test_probe_never_imports_pyroute2() -> None:

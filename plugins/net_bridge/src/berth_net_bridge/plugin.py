@@ -10,11 +10,13 @@ from collections.abc import Iterable
 
 from berth.plugins import NetworkDriver, NetworkDriverSpec, PluginContext, hookimpl
 
-from berth_net_bridge.probe import NOT_IMPLEMENTED, probe
+from berth_net_bridge.probe import probe
 
 
 def create_driver(ctx: PluginContext) -> NetworkDriver:
-    raise NotImplementedError(NOT_IMPLEMENTED)
+    from berth_net_bridge.driver import BridgeDriver  # pyroute2 comes in here, on first use
+
+    return BridgeDriver(ctx)
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""Can the bridge driver work here? IPv4 networking, rtnetlink, pyroute2, CAP_NET_ADMIN.
+"""Can the bridge driver work here? IPv4 networking, rtnetlink, pyroute2, CAP_NET_ADMIN, nft.
 
 Fast and side-effect free: pyroute2 is looked up, never imported (importing it costs ~270 ms);
 the netlink socket is opened and closed at once.
@@ -7,6 +7,8 @@ the netlink socket is opened and closed at once.
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -22,16 +24,44 @@ NETLINK_PROTOCOL = 0
 NETLINK_LIBRARY = "pyroute2"
 CAP_NET_ADMIN = 12
 
-NOT_IMPLEMENTED = "not implemented yet: the bridge driver arrives with the networking issue"
+#: The packet filter's command (nftables): NAT, isolation and published ports.
+NFT_COMMAND = "nft"
+#: The fallback when there is no nft: iptables (and iptables-restore).
+IPTABLES_COMMAND = "iptables"
+#: Forces the packet filter (``nftables`` or ``iptables``), as the driver reads it.
+FIREWALL_ENV = "BERTH_BRIDGE_FIREWALL"
 
 
 def probe(ctx: PluginContext) -> ProbeResult:
-    """Each host prerequisite in turn, then (for now) "not implemented yet"."""
-    for check in (_ipv4, _library, _netlink, _net_admin):
+    """Each host prerequisite in turn."""
+    for check in (_ipv4, _library, _netlink, _net_admin, _nftables):
         problem = check()
         if problem:
             return ProbeResult.unsupported(problem)
-    return ProbeResult.unsupported(NOT_IMPLEMENTED)
+    if _packet_filter() == "iptables":
+        return ProbeResult.ok("packet filter: iptables, chains per network; ports: kernel DNAT")
+    return ProbeResult.ok("packet filter: nftables, one table per network; ports: kernel DNAT")
+
+
+def _nftables() -> str:
+    if _packet_filter():
+        return ""
+    return (
+        f"neither {NFT_COMMAND} (nftables) nor iptables/iptables-restore is installed; "
+        "install the nftables package for NAT, isolation and published ports"
+    )
+
+
+def _packet_filter() -> str:
+    """What the driver will use (its firewall.backend(), without importing the driver)."""
+    forced = os.environ.get(FIREWALL_ENV, "")
+    if forced in ("nftables", "iptables"):
+        return forced
+    if shutil.which(NFT_COMMAND):
+        return "nftables"
+    if shutil.which(IPTABLES_COMMAND) and shutil.which(IPTABLES_COMMAND + "-restore"):
+        return "iptables"
+    return ""
 
 
 def _ipv4() -> str:

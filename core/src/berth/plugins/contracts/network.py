@@ -67,11 +67,40 @@ class NetworkDriver(abc.ABC):
     def program_external_connectivity(
         self, network_id: str, endpoint_id: str, options: Mapping[str, Any]
     ) -> None:
-        """Install NAT and published ports for the endpoint."""
+        """Install NAT and published ports for the endpoint.
+
+        ``options["ports"]`` lists :class:`PortMapping` records whose host ports the engine
+        has already chosen and reserved; ``options["address"]`` is the endpoint's IPv4.
+        """
 
     @abc.abstractmethod
     def revoke_external_connectivity(self, network_id: str, endpoint_id: str) -> None:
         """Remove what ``program_external_connectivity`` installed."""
+
+    # --- optional: sandboxes and status (drivers that own network namespaces) --------------
+
+    def create_sandbox(self, sandbox_id: str) -> str:
+        """Make a network namespace for a container (loopback up); return its path (the
+        ``sandbox_key`` given to :meth:`join`). Drivers without sandboxes do not override it."""
+        raise NotImplementedError(f"{type(self).__name__} makes no sandboxes")
+
+    def delete_sandbox(self, sandbox_key: str) -> None:
+        """Remove a namespace made by :meth:`create_sandbox`; a missing one is not an error."""
+        raise NotImplementedError(f"{type(self).__name__} makes no sandboxes")
+
+    def status(self) -> Sequence[tuple[str, str]]:
+        """Pairs shown by ``berth info`` (e.g. which packet filter the driver uses)."""
+        return []
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One published port: ``host_ip:host_port`` → ``container_port`` over ``proto``."""
+
+    proto: str  # "tcp" | "udp" | "sctp"
+    container_port: int
+    host_port: int
+    host_ip: str = ""  # "" or "0.0.0.0": every host address
 
 
 class IpamDriver(abc.ABC):
