@@ -60,8 +60,10 @@ def apply_layer(
     stream: BinaryIO,
     dest: Path,
     *,
-    whiteouts: WhiteoutFormat = WhiteoutFormat.NAIVE,
+    whiteouts: WhiteoutFormat | None = WhiteoutFormat.NAIVE,
     allow_devices: bool = True,
+    keep_kinds: bool = False,
+    owner: tuple[int, int] | None = None,
 ) -> int:
     """Unpack the uncompressed layer tar ``stream`` into the existing directory ``dest``.
 
@@ -70,6 +72,11 @@ def apply_layer(
     owners, modification times to the nanosecond where the tar has them (directories' fixed
     at the end), xattrs (pax ``SCHILY.xattr.*``; ``trusted.overlay.*`` ones are dropped), hard
     links, symlinks, fifos, devices, sparse files. A later entry for the same path wins.
+
+    For copies into a container (``docker cp``) rather than layers: ``whiteouts=None`` unpacks
+    ``.wh.`` names as plain names, ``keep_kinds`` refuses to replace a directory by a
+    non-directory or the reverse (Docker's ``noOverwriteDirNonDir``), ``owner`` (uid, gid)
+    owns every entry.
 
     Reads ``stream`` to its end (a hashing wrapper sees every byte) and returns the size of the
     content unpacked — the sum of the entries' data sizes, what Docker reports as a layer's
@@ -83,7 +90,7 @@ def apply_layer(
     except OSError as exc:
         raise LayerError(f"cannot unpack a layer into {dest}: {exc.strerror}") from exc
     try:
-        unpacker = _Unpacker(root, whiteouts, allow_devices)
+        unpacker = _Unpacker(root, whiteouts, allow_devices, keep_kinds, owner)
     except OSError as exc:
         os.close(root)
         raise LayerError(f"cannot unpack a layer into {dest}: {exc.strerror}") from exc
@@ -120,11 +127,21 @@ class _Unpacker:
     """The state of one unpacking: open directories, directory times to set at the end, what
     this layer brought (for opaque directories), what the kernel gives new files."""
 
-    def __init__(self, root: int, whiteouts: WhiteoutFormat, allow_devices: bool) -> None:
+    def __init__(
+        self,
+        root: int,
+        whiteouts: WhiteoutFormat | None,
+        allow_devices: bool,
+        keep_kinds: bool = False,
+        owner: tuple[int, int] | None = None,
+    ) -> None:
         self.root = root
         self.content = 0  # bytes of file content unpacked: a layer's size, as Docker counts it
         self.overlay = whiteouts is WhiteoutFormat.OVERLAY
+        self.whiteouts = whiteouts is not None
         self.allow_devices = allow_devices
+        self.keep_kinds = keep_kinds
+        self.owner = owner
         # parent path -> (O_PATH fd resolved in the root, what new entries in it get: see _facts)
         self.dirs: dict[bytes, tuple[int, int, bool]] = {}
         self.stale: list[int] = []  # fds of self.dirs dropped while an entry may still use them
@@ -158,6 +175,8 @@ class _Unpacker:
                 if plain is not None:
                     name = plain[0]
                     self.content += plain[4]
+                    if self.owner is not None:
+                        plain = (name, plain[1], *self.owner, plain[4], plain[5])
                     if plain_file(plain, reader):
                         continue
                     entry = TarEntry(name, REG, *plain[1:])
@@ -168,6 +187,8 @@ class _Unpacker:
                     entry = following
                     name = entry.name
                     self.content += entry.size
+                    if self.owner is not None:
+                        entry.uid, entry.gid = self.owner
                 one(entry, reader)
                 if self.stale:
                     for fd in self.stale:
@@ -283,6 +304,11 @@ class _Unpacker:
             st = os.lstat(name, dir_fd=dir_fd)
         except FileNotFoundError:
             return False
+        if self.keep_kinds and stat.S_ISDIR(st.st_mode) != keep_dir:
+            old, new = (
+                ("non-directory", "directory") if keep_dir else ("directory", "non-directory")
+            )
+            raise LayerError(f"cannot overwrite {old} '{show(name)}' with {new}")
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return True
@@ -300,7 +326,7 @@ class _Unpacker:
         name = entry.name
         path = clean_name(name)
         parent, _, base = path.rpartition(b"/")
-        if path.find(_WH) >= 0:
+        if self.whiteouts and path.find(_WH) >= 0:
             if base.startswith(_WH):
                 self.whiteout(parent, base, entry)
                 return
