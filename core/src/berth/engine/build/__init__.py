@@ -1,0 +1,1 @@
+"""Image builds from Dockerfiles: the parser (dockerfile), variable substitution and the builder."""
