@@ -36,7 +36,7 @@ UNIT_DST=/etc/systemd/system/berthd.service
 # those are references for bench/ only, installed by hand (see bench/README.md).
 APT_PACKAGES=(
     python3 iproute2 iptables nftables btrfs-progs busybox-static docker-registry skopeo runc crun
-    debootstrap util-linux ca-certificates curl hyperfine tini
+    debootstrap util-linux ca-certificates curl hyperfine tini openssl
 )
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -149,7 +149,7 @@ def test_tag_remove_prune_import(server: Server) -> None:
         ("GET", "/images/UPPER/json", b"", 400, "must be lowercase"),
         ("GET", "/images/json?filters=%7B%22x%22%3A%5B%22y%22%5D%7D", b"", 400, "invalid filter"),
         ("GET", "/images/get", b"", 400, "no image names"),
-        ("POST", "/images/create?fromImage=busybox", b"", 501, "pulling images"),
+        ("POST", "/images/create?fromImage=UPPER", b"", 400, "must be lowercase"),
         ("POST", "/images/create?fromSrc=http://x/y.tar", b"", 400, "not supported"),
         ("POST", "/images/create?fromSrc=-&changes=RUN%20x", BASE, 400, "not a valid change"),
         ("POST", "/images/load?platform=linux%2F", b"", 400, "invalid platform"),

@@ -13,10 +13,8 @@ def ctx(plugin_context: PluginContextFactory) -> PluginContext:
     return plugin_context("registry", "hub")
 
 
-def test_with_tls_it_is_not_implemented_yet(ctx: PluginContext) -> None:
-    result = hub.probe(ctx)
-    assert not result.supported
-    assert result.reason == hub.NOT_IMPLEMENTED
+def test_with_tls_it_works(ctx: PluginContext) -> None:
+    assert hub.probe(ctx).supported
 
 
 def test_without_tls_it_says_so(ctx: PluginContext, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,8 +24,8 @@ def test_without_tls_it_says_so(ctx: PluginContext, monkeypatch: pytest.MonkeyPa
     assert result.reason.startswith("this Python has no TLS support")
 
 
-def test_factory_refuses_clearly(ctx: PluginContext) -> None:
+def test_factory_builds_the_client(ctx: PluginContext) -> None:
+    from berth.plugins import RegistryClient
     from berth_registry_hub.plugin import create_client
 
-    with pytest.raises(NotImplementedError, match="registries issue"):
-        create_client(ctx)
+    assert isinstance(create_client(ctx), RegistryClient)

@@ -10,11 +10,13 @@ from collections.abc import Iterable
 
 from berth.plugins import PluginContext, RegistryClient, RegistryClientSpec, hookimpl
 
-from berth_registry_hub.probe import NOT_IMPLEMENTED, probe
+from berth_registry_hub.probe import probe
 
 
 def create_client(ctx: PluginContext) -> RegistryClient:
-    raise NotImplementedError(NOT_IMPLEMENTED)
+    from berth_registry_hub.client import HubClient
+
+    return HubClient()
 
 
 @hookimpl

@@ -9,11 +9,9 @@ from berth.plugins import PluginContext, ProbeResult
 #: The C extension behind :mod:`ssl`; missing from Pythons built without OpenSSL.
 SSL_MODULE = "_ssl"
 
-NOT_IMPLEMENTED = "not implemented yet: the hub client arrives with the registries issue"
-
 
 def probe(ctx: PluginContext) -> ProbeResult:
-    """TLS available (looked up, not imported), then (for now) "not implemented yet"."""
+    """TLS available (looked up, not imported): then the client works."""
     try:
         has_tls = importlib.util.find_spec(SSL_MODULE) is not None
     except (ImportError, ValueError):
@@ -22,4 +20,4 @@ def probe(ctx: PluginContext) -> ProbeResult:
         return ProbeResult.unsupported(
             "this Python has no TLS support (no ssl module); install a Python built with OpenSSL"
         )
-    return ProbeResult.unsupported(NOT_IMPLEMENTED)
+    return ProbeResult.ok()
