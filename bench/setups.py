@@ -89,7 +89,8 @@ def bench_daemon() -> Iterator[str]:
         "--config-file",
         str(work / "daemon.json"),
     ]
-    (work / "daemon.json").write_text("{}\n")
+    # A default bridge of its own: never the one of a berthd already running on this host.
+    (work / "daemon.json").write_text('{"bridge": "berth-bench"}\n')
     process = None
     try:
         with open(log_path, "wb") as log:
@@ -199,7 +200,130 @@ def _busybox_exec(engine: str, argv0: str) -> Iterator[Prepared]:
             _run([argv0, "rm", "-f", EXEC_TARGET], prepared.env, f"{engine} rm of {EXEC_TARGET}")
 
 
+BUILD_TAG = "berth-bench/build:latest"
+#: The 4-step Dockerfile of the build workloads; the last COPY copies `b.txt`.
+BUILD_DOCKERFILE = (
+    "FROM busybox\nRUN echo built > /built.txt\nCOPY a.txt /app/a.txt\nCOPY b.txt /app/b.txt\n"
+)
+
+
+@contextlib.contextmanager
+def _build_context(engine: str, argv0: str) -> Iterator[Prepared]:
+    """`busybox` plus a build context (`{context}`, its last copied file `{last_file}`).
+    An engine named berth-… is berth driven by another client (the docker CLI): it gets the
+    bench berthd as DOCKER_HOST. Builds use the classic builder (DOCKER_BUILDKIT=0)."""
+    import os
+
+    berth = engine.startswith("berth")
+    importer = argv0
+    if berth:
+        importer = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "berth")
+    with (
+        _busybox("berth" if berth else engine, importer) as prepared,
+        tempfile.TemporaryDirectory(prefix="berth-bench-build.") as work,
+    ):
+        context = Path(work)
+        (context / "Dockerfile").write_text(BUILD_DOCKERFILE)
+        (context / "a.txt").write_text("a\n" * 1000)
+        (context / "b.txt").write_text(os.urandom(8).hex())
+        env = {**prepared.env, "DOCKER_BUILDKIT": "0"}
+        if berth:
+            env["DOCKER_HOST"] = env["BERTH_HOST"]
+        values = {"{context}": str(context), "{last_file}": str(context / "b.txt")}
+        try:
+            yield Prepared(env=env, values=values, note=f"{prepared.note}; a 4-step context")
+        finally:
+            if not berth:
+                with contextlib.suppress(SetupError):
+                    _run([argv0, "rmi", BUILD_TAG], None, f"{engine} rmi of the built image")
+
+
+CP_TARGET = "berth-bench-cp"
+COMMIT_TARGET = "berth-bench-commit"
+COMMIT_TAG = "berth-bench/commit:latest"
+#: The cp tree: 10 directories of 100 files of 100 KiB (100 MiB), incompressible content.
+CP_DIRS, CP_FILES, CP_FILE_SIZE = 10, 100, 100 * 1024
+#: Preparations that reference commands (`tar`, no engine) need as well.
+FOR_REFERENCES = frozenset({"cp-tree"})
+
+
+@contextlib.contextmanager
+def _running(engine: str, argv0: str, name: str, script: str) -> Iterator[Prepared]:
+    """`busybox` plus a running container `name` that ran `script` (then sleeps); removed at
+    the end. berth-… engines (the docker CLI against berthd) get the bench berthd too."""
+    berth = engine.startswith("berth")
+    client = argv0
+    if berth:
+        client = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "berth")
+    with _busybox("berth" if berth else engine, client) as prepared:
+        env = dict(prepared.env)
+        if berth:
+            env["DOCKER_HOST"] = env["BERTH_HOST"]
+        run = [client, "run", "-d", "--name", name, "--network", "none", BUSYBOX_IMAGE]
+        _run([*run, "sleep", "86400"], env, f"{engine} run of {name}")
+        try:
+            _run([client, "exec", name, "sh", "-c", script], env, f"{engine} exec in {name}")
+            yield Prepared(env=env, values=prepared.values, note=f"{prepared.note}; {name} running")
+        finally:
+            _run([client, "rm", "-f", name], env, f"{engine} rm of {name}")
+
+
+def write_tree(
+    top: Path, dirs: int = CP_DIRS, files: int = CP_FILES, size: int = CP_FILE_SIZE
+) -> int:
+    """A tree of `dirs` x `files` files of `size` bytes; returns its total size."""
+    import os
+
+    block = os.urandom(size + dirs * files)
+    total = 0
+    for d in range(dirs):
+        sub = top / f"dir{d:02d}"
+        sub.mkdir(parents=True)
+        for f in range(files):
+            offset = d * files + f
+            (sub / f"file{f:03d}.bin").write_bytes(block[offset : offset + size])
+            total += size
+    return total
+
+
+@contextlib.contextmanager
+def _cp_tree(engine: str, argv0: str) -> Iterator[Prepared]:
+    """A 100 MiB tree (`{tree}`, in `{tree_parent}`), an empty `{tar_dst}` for the `tar c |
+    tar x` reference, and for engines a running container `berth-bench-cp` to copy into."""
+    with tempfile.TemporaryDirectory(prefix="berth-bench-cp.") as work:
+        tree = Path(work) / "tree"
+        size = write_tree(tree)
+        (Path(work) / "dst").mkdir()
+        values = {"{tree}": str(tree), "{tree_parent}": work, "{tar_dst}": str(Path(work) / "dst")}
+        note = f"a {size / 2**20:.0f} MiB tree of {CP_DIRS * CP_FILES} files"
+        if engine not in ("berth", "docker", "podman") and not engine.startswith("berth-"):
+            yield Prepared(values=values, note=note)
+            return
+        with _running(engine, argv0, CP_TARGET, "true") as prepared:
+            yield Prepared(
+                env=prepared.env,
+                values={**prepared.values, **values},
+                note=f"{prepared.note}; {note}",
+            )
+
+
+@contextlib.contextmanager
+def _commit_1000(engine: str, argv0: str) -> Iterator[Prepared]:
+    """A running container `berth-bench-commit` that wrote 1,000 files (each run commits it
+    to `berth-bench/commit:latest`, removed after each run by the workload)."""
+    script = (
+        "mkdir -p /data && i=0 && while [ $i -lt 1000 ]; do echo $i > /data/f$i; i=$((i+1)); done"
+    )
+    with _running(engine, argv0, COMMIT_TARGET, script) as prepared:
+        yield Prepared(
+            env=prepared.env, values=prepared.values, note=f"{prepared.note}, 1,000 files"
+        )
+
+
 PREPARATIONS = {
+    "commit-1000": _commit_1000,
+    "cp-tree": _cp_tree,
+    "build-context": _build_context,
     "images-100": _images_100,
     "load-100mb": _load_100mb,
     "busybox": _busybox,
@@ -215,7 +339,8 @@ def prepare(name: str, engine: str, argv0: str) -> Iterator[Prepared]:
         return
     if name not in PREPARATIONS:
         raise SetupError(f"unknown setup {name!r}; known: {', '.join(PREPARATIONS)}")
-    if engine not in ("berth", "docker", "podman"):
+    reference = engine not in ("berth", "docker", "podman") and not engine.startswith("berth-")
+    if reference and name not in FOR_REFERENCES:
         yield Prepared()  # a reference command (python -c pass) needs nothing
         return
     with PREPARATIONS[name](engine, argv0) as prepared:

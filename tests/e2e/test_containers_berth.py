@@ -128,11 +128,6 @@ def test_run_it_in_a_terminal(daemon: Daemon) -> None:
         assert term.wait() == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (issue #4, open): after a detach, a second `attach` gets stdin through "
-    "but no output back from the container",
-)
 def test_detach_keys_leave_the_container_running_and_attach_returns(daemon: Daemon) -> None:
     argv = [*CLIENT, "run", "-it", "--name", "detachable", "busybox", "sh"]
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,7 @@ class Daemon:
     env: dict[str, str]
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    network_slot: int = 0
 
     @property
     def sock(self) -> Path:
@@ -180,7 +183,37 @@ def make_daemon(
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
     daemon = Daemon(root, env, list(args))
     daemon.config_file.write_text(json.dumps(config or {}))
+    give_own_network(daemon)
     return daemon
+
+
+#: Per-daemon network slots: slot N owns bridge ``berth-tN`` and 10.N.0.0/16 while its lock
+#: file is locked (by the test process that made the daemon), so daemons of parallel tests
+#: never share a bridge or a subnet. The lock goes with the Daemon object.
+NETWORK_SLOTS = range(20, 250)
+NETWORK_LOCKS = Path(tempfile.gettempdir()) / "berth-test-network-slots"
+
+
+def give_own_network(daemon: Daemon) -> int:
+    """Point the daemon's default bridge and address pools at a free slot (environment, so a
+    test that rewrites daemon.json keeps them); returns the slot."""
+    NETWORK_LOCKS.mkdir(exist_ok=True)
+    for slot in NETWORK_SLOTS:
+        fd = os.open(NETWORK_LOCKS / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        weakref.finalize(daemon, os.close, fd)
+        daemon.env["BERTHD_BRIDGE"] = f"berth-t{slot}"
+        daemon.env["BERTHD_BIP"] = f"10.{slot}.0.1/24"
+        daemon.env["BERTHD_DEFAULT_ADDRESS_POOLS"] = json.dumps(
+            [{"base": f"10.{slot}.0.0/16", "size": 24}]
+        )
+        daemon.network_slot = slot
+        return slot
+    raise RuntimeError("no free test network slot: too many daemons at once")
 
 
 @contextlib.contextmanager

@@ -151,3 +151,27 @@ def test_long_socket_paths_go_through_proc(tmp_path: Path) -> None:
         assert os.path.samefile(f"/proc/self/fd/{fd}", deep)
     finally:
         os.close(fd)
+
+
+def test_finished_execs_are_forgotten_beyond_a_bound(tmp_path: Path) -> None:
+    """A healthcheck adds an exec every interval: the monitor keeps only the newest finished."""
+    from types import ModuleType
+
+    from berth.monitor.server import KEPT_EXECS, Monitor, Session
+
+    class Quiet:
+        outputs: dict[int, int] = {}
+
+    monitor = Monitor(Options("c", str(tmp_path), str(tmp_path), "x"), ModuleType("launcher"))
+    running = Session(Quiet(), stdin_once=True, exec_id="running")  # type: ignore[arg-type]
+    monitor.execs["running"] = running
+    for n in range(KEPT_EXECS + 10):
+        done = Session(Quiet(), stdin_once=True, exec_id=f"e{n}")  # type: ignore[arg-type]
+        done.done = True
+        monitor.execs[done.exec_id] = done
+        monitor.exec_exits[done.exec_id] = 0
+    monitor._forget_old_execs()
+    finished = [k for k, s in monitor.execs.items() if s.done]
+    assert finished == [f"e{n}" for n in range(10, KEPT_EXECS + 10)]
+    assert "running" in monitor.execs  # one still running is never forgotten
+    assert list(monitor.exec_exits) == finished

@@ -42,7 +42,7 @@ needs_runc = pytest.mark.skipif(
 def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while reading
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
 

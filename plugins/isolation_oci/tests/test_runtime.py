@@ -231,6 +231,15 @@ def test_an_rlimit_the_host_refuses_is_explained() -> None:
     )
 
 
+def test_crun_refusing_the_hybrid_cgroup_layout_is_explained() -> None:
+    error = launch_error("create", "cgroups in hybrid mode not supported, drop all controllers")
+    assert error.errno == errno.ENOTSUP
+    assert error.strerror == (
+        'crun refuses this host\'s hybrid cgroup layout ("cgroups in hybrid mode not supported"); '
+        "use runc or the native linux runtime"
+    )
+
+
 def test_error_of_a_log_that_is_not_json(tmp_path: Path) -> None:
     log = tmp_path / "log"
     log.write_text("plain words\n\n")

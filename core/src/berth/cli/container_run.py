@@ -80,12 +80,14 @@ def _pull(api: APIClient, image: str, platform: str, quiet: bool) -> None:
     """`POST /images/create?fromImage=...`, its progress on stderr (nothing with --quiet)."""
     from berth.cli.hijack import is_terminal
     from berth.cli.jsonmessage import display
+    from berth.client.credentials import header_value, lookup
     from berth.client.reference import parse_normalized
 
     ref = parse_normalized(image)
     tag = ref.digest or ref.tag or "latest"
     query = {"fromImage": ref.name, "tag": tag, "platform": platform or None}
-    messages = api.stream_json("POST", "/images/create", query=query)
+    auth = {"X-Registry-Auth": header_value(lookup(ref.domain))}
+    messages = api.stream_json("POST", "/images/create", query=query, headers=auth)
     terminal = is_terminal(sys.stderr)
 
     def write(text: str) -> None:

@@ -49,7 +49,7 @@ _VALUE_FLAGS = {
 
 def main() -> None:
     args = sys.argv[1:]
-    fast = {"exec": fast_exec, "run": fast_run}.get(args[0] if args else "")
+    fast = {"exec": fast_exec, "run": fast_run, "build": fast_build}.get(args[0] if args else "")
     if fast is not None:
         code = fast(args[1:])
         if code is not None:
@@ -57,6 +57,13 @@ def main() -> None:
     from berth.cli.main import main as full_cli
 
     full_cli()
+
+
+def fast_build(args: list[str]) -> int | None:
+    """`berth build` without click (berth.cli.buildrun); None for the full CLI."""
+    from berth.cli.buildrun import fast_build as build
+
+    return build(args)
 
 
 def _leave(code: int) -> None:

@@ -370,7 +370,8 @@ def df_summary_rows(usage: Mapping[str, Any]) -> list[dict[str, str]]:
 
     volumes_total = sum(volume_size(v) for v in volumes)
     volumes_idle = sum(volume_size(v) for v in volumes if volume_refs(v) == 0)
-    builder_size = _number(usage.get("BuilderSize"))
+    # As the docker CLI: the records not shared with images (BuilderSize is gone since 1.42).
+    builder_size = sum(_number(b.get("Size")) for b in cache if not b.get("Shared"))
     cache_in_use = sum(
         _number(b.get("Size")) for b in cache if b.get("InUse") and not b.get("Shared")
     )

@@ -8,7 +8,18 @@ from typing import Any
 
 import click
 
-from berth.cli import completion, container, image, plugin, system
+from berth.cli import (
+    build,
+    completion,
+    container,
+    fileops,
+    image,
+    network,
+    plugin,
+    registry,
+    system,
+    volume,
+)
 from berth.cli.clientinfo import version_line
 from berth.cli.context import CliState
 from berth.cli.errors import CliError
@@ -87,12 +98,24 @@ cli.add_command(system.events)
 cli.add_command(system.system)
 cli.add_command(plugin.plugin)
 cli.add_command(image.image)
+for registry_command, registry_name in registry.TOP_LEVEL:
+    cli.add_command(registry_command, registry_name)
+for registry_command, registry_name in registry.IMAGE_GROUP:
+    image.image.add_command(registry_command, registry_name)
 for command, name in image.TOP_LEVEL:
     cli.add_command(command, name)
 cli.add_command(container.container)
 for command, name in container.TOP_LEVEL:
     cli.add_command(command, name)
 system.system.add_command(image.df, "df")
+cli.add_command(volume.volume)
+for build_command, build_name in build.TOP_LEVEL:
+    cli.add_command(build_command, build_name)
+image.image.add_command(build.build, "build")
+cli.add_command(network.network)
+for command, name in fileops.COMMANDS:
+    cli.add_command(command, name)
+    container.container.add_command(command, name)
 cli.add_command(completion.completion)
 
 

@@ -212,6 +212,7 @@ class APIClient:
         body: Any = None,
         upload: BinaryIO | None = None,
         content_type: str = "application/x-tar",
+        headers: Mapping[str, str] | None = None,
     ) -> Iterator[Any]:
         """Yield each JSON value of a streamed answer (JSON lines, chunked or not) as it comes.
 
@@ -228,6 +229,7 @@ class APIClient:
             timeout=None,
             upload=upload,
             content_type=content_type,
+            extra_headers=headers,
         )
         if conn.sock is not None:
             conn.sock.settimeout(None)

@@ -26,6 +26,7 @@ JSONObject = dict[str, Any]
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 FRAME_HEADER = 8
 
+
 def _object(value: Any, what: str) -> JSONObject:
     if not isinstance(value, dict):
         raise ProtocolError(f"the berth daemon answered {what} with {type(value).__name__}")

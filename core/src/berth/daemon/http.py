@@ -23,6 +23,9 @@ import h11
 from berth.engine.errors import BadParameter
 
 READ_SIZE = 65536
+#: Requests (and their bodies: uploads of image archives) are read in pieces this large: each
+#: piece is one trip through h11 and, for a streamed body, one hand-over to a worker thread.
+REQUEST_READ_SIZE = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BUFFERED_BODY = 64 * 1024 * 1024  # `body()` refuses more: stream it with `stream()`
 
@@ -236,7 +239,7 @@ class Connection:
             if event is not h11.NEED_DATA:
                 return event
             try:
-                data = await self.reader.read(READ_SIZE)
+                data = await self.reader.read(REQUEST_READ_SIZE)
             except ConnectionError:
                 data = b""
             self.h11.receive_data(data)

@@ -14,10 +14,15 @@ from berth.daemon.api import Api
 from berth.daemon.http import Connection
 from berth.daemon.listeners import open_listeners
 from berth.daemon.lock import DataRootLock
+from berth.daemon.routers.build import build_router
 from berth.daemon.routers.containers import containers_router
+from berth.daemon.routers.distribution import distribution_router
 from berth.daemon.routers.exec import exec_router
+from berth.daemon.routers.fileops import fileops_router
 from berth.daemon.routers.images import images_router
+from berth.daemon.routers.networks import networks_router
 from berth.daemon.routers.system import system_router
+from berth.daemon.routers.volumes import volumes_router
 from berth.engine.config import DaemonConfig, load_config
 from berth.engine.core import API_VERSION, Engine
 from berth.engine.errors import BerthError
@@ -39,8 +44,13 @@ class Daemon:
         self.api = Api(log)
         self.api.mount(system_router(self.engine))
         self.api.mount(images_router(self.engine))
+        self.api.mount(distribution_router(self.engine))
         self.api.mount(containers_router(self.engine))
         self.api.mount(exec_router(self.engine))
+        self.api.mount(fileops_router(self.engine))
+        self.api.mount(volumes_router(self.engine))
+        self.api.mount(networks_router(self.engine))
+        self.api.mount(build_router(self.engine))
         self._connections: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
 
@@ -92,6 +102,7 @@ class Daemon:
             self.engine.start()
             if self.engine.containers is not None:
                 await self.engine.containers.restore()
+            await self.engine.start_dns()
             servers, sockets = await open_listeners(config, self._on_client, self.log)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,6 +129,7 @@ class Daemon:
             for path in sockets:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+            await self.engine.stop_dns()
             if self.engine.containers is not None:
                 await self.engine.containers.shutdown()
             self.engine.stop()

@@ -102,6 +102,11 @@ def _key_values(key: str, value: Any) -> list[str]:
 
 
 def _address_pools(key: str, value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):  # from the environment: JSON
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{key} must be a JSON list: {exc.msg}") from None
     if not isinstance(value, list):
         raise ConfigError(f'{key} must be a list of {{"base": CIDR, "size": N}} objects')
     pools = []
@@ -163,11 +168,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("insecure-registries", _str_list, [], "registries reached over HTTP"),
     Option("max-concurrent-downloads", _int, 3, "parallel layer downloads per pull"),
     Option("max-concurrent-uploads", _int, 5, "parallel layer uploads per push"),
+    Option("certs-dir", _str, "/etc/berth/certs.d", "registry CAs: <dir>/<host:port>/ca.crt"),
+    Option("registry-timeout", _int, 30, "seconds a registry may stall before it is retried"),
     Option("default-address-pools", _address_pools, [], "pools for new networks"),
     Option("bip", _str, "", "address of the default bridge"),
+    Option("bridge", _str, "", "device name of the default bridge (default berth0)"),
     Option("mtu", _int, 0, "MTU of container interfaces (0: the host's)"),
     Option("dns", _str_list, [], "DNS servers for containers"),
     Option("dns-search", _str_list, [], "DNS search domains for containers"),
+    Option("dns-opts", _str_list, [], "DNS options for containers"),
     Option("default-runtime", _str, "", "isolation backend (default: automatic)"),
     Option("runtimes", _runtimes, {}, "OCI runtimes by name"),
     Option("labels", _str_list, [], "daemon labels"),

@@ -13,16 +13,24 @@ import berth
 from berth.engine import hostinfo
 from berth.engine.config import DaemonConfig
 from berth.engine.containers.bundle import BundleMaker
+from berth.engine.containers.mounts import MountManager
+from berth.engine.containers.resolv import DnsDefaults
 from berth.engine.containers.service import ContainerService, Runtime, ServiceUnavailable
 from berth.engine.containers.store import ContainerStore
 from berth.engine.containers.supervisor import Supervisor
-from berth.engine.errors import BadParameter
+from berth.engine.distribution.info import registry_config
+from berth.engine.errors import BadParameter, BerthError
 from berth.engine.events import Event, EventBus
 from berth.engine.images.errors import StoreUnavailable
 from berth.engine.images.service import ImageService
+from berth.engine.networks.dnsservice import ContainerDns, wire_container_dns
+from berth.engine.networks.service import NetworkService
+from berth.engine.networks.setup import start_networks
 from berth.engine.pluginhost import ACTIVE, ERROR, READY, UNSUPPORTED, PluginHost, PluginPolicy
+from berth.engine.runtimes import configured_runtime
 from berth.engine.selection import Selection, select_isolation, select_storage
 from berth.engine.statefile import read_text_or, write_atomic
+from berth.engine.volumes.service import VolumeService
 from berth.plugins import DriverKind
 
 API_VERSION = "1.44"
@@ -50,6 +58,9 @@ class Engine:
         self.images: ImageService | None = None
         self.images_error = ""
         self.containers: ContainerService | None = None
+        self.networks: NetworkService | None = None
+        self.dns: ContainerDns | None = None
+        self.volumes: VolumeService | None = None
         self._runtimes: dict[str, Runtime] = {}
         self.warnings: list[str] = []
         self.started_at = time.time()
@@ -73,7 +84,10 @@ class Engine:
                 f"WARNING: {self.storage.summary()}; images and containers "
                 "are unavailable until a storage driver can work here"
             )
-        self.isolation = select_isolation(host, self.config["default-runtime"])
+        default = self.config["default-runtime"]
+        configured = default in self.config["runtimes"]
+        # A default-runtime daemon.json configures is built on first use (runtime("")).
+        self.isolation = select_isolation(host, "" if configured else default)
         if self.isolation.record is not None:
             host.build(self.isolation.record)
         else:
@@ -95,7 +109,9 @@ class Engine:
                 self.events.emit(
                     "plugin", "enable", record.plugin_id, name=record.name, kind=record.kind
                 )
+        self._start_volumes()
         self._start_containers()
+        self._start_networks()
         for warning in self.warnings:
             self.log.warning("engine.degraded", detail=warning)
 
@@ -142,9 +158,64 @@ class Engine:
             log_driver=config["log-driver"],
             log_opts=config["log-opts"],
         )
+        if self.volumes is not None:
+            mounts = MountManager(self.volumes, store.lookup, self.log)
+            mounts.adopt(list(store))
+            self.containers.mounts = mounts
+
+    def _start_networks(self) -> None:
+        """Network records (``<data-root>/networks``) and the containers' network hooks."""
+        try:
+            self.networks = start_networks(
+                self.config, self.plugins, self.containers, self.log, self.events.emit
+            )
+        except BerthError as exc:
+            self.warnings.append(f"WARNING: networks are unavailable: {exc}")
+        if self.networks is not None:
+            defaults = DnsDefaults(
+                *(tuple(self.config[key]) for key in ("dns", "dns-search", "dns-opts"))
+            )
+            self.dns = wire_container_dns(self.networks, self.containers, self.log, defaults)
+
+    async def start_dns(self) -> None:
+        """The embedded DNS of user-defined networks (on the daemon's loop)."""
+        if self.dns is not None:
+            await self.dns.start()
+
+    async def stop_dns(self) -> None:
+        if self.dns is not None:
+            await self.dns.stop()
+
+    def network_service(self) -> NetworkService:
+        """The network service, or a one-line 503 saying why there is none."""
+        if self.networks is None:
+            raise StoreUnavailable("networks are unavailable: see the daemon's warnings")
+        return self.networks
+
+    def _start_volumes(self) -> None:
+        """The volume records, ``<data-root>/volumes``; drivers are built on first use."""
+        try:
+            self.volumes = VolumeService(
+                self.config.data_root / "volumes", self.plugins, self.log, self.events.emit
+            )
+        except OSError as exc:
+            self.warnings.append(f"WARNING: volumes are unavailable: {exc}")
+
+    def volume_service(self) -> VolumeService:
+        """The volume service, or a one-line 503 saying why there is none."""
+        if self.volumes is None:
+            raise StoreUnavailable("volumes are unavailable: see the daemon's warnings")
+        return self.volumes
 
     def runtime(self, name: str) -> Runtime:
         """The isolation runtime ``name`` (``""``: the daemon's default), built on first use."""
+        wanted = name or self.config["default-runtime"]
+        if wanted and wanted in self.config["runtimes"]:
+            found = self._runtimes.get(wanted)
+            if found is None:
+                found = configured_runtime(self.plugins, wanted, self.config["runtimes"][wanted])
+                self._runtimes[wanted] = found
+            return found
         key = name or self.isolation.name
         cached = self._runtimes.get(key) if key else None
         if cached is not None:
@@ -159,7 +230,8 @@ class Engine:
         else:
             record = self.plugins.records["isolation"].get(name)
             if record is None:
-                known = ", ".join(self.plugins.names("isolation")) or "none"
+                names = {*self.plugins.names("isolation"), *self.config["runtimes"]}
+                known = ", ".join(sorted(names)) or "none"
                 raise BadParameter(f"unknown or invalid runtime name: {name} (installed: {known})")
             record = self.plugins.load_and_probe("isolation", name)
             if record.status not in (READY, ACTIVE):
@@ -189,7 +261,13 @@ class Engine:
     def stop(self) -> None:
         """Free what the engine holds. Running containers go on (live restore): while one of
         them has its root file system mounted, the storage driver's mounts stay as they are
-        (a restarted daemon adopts them); otherwise the driver cleans up."""
+        (a restarted daemon adopts them); otherwise the driver cleans up. Networks no running
+        container uses are taken down (their records stay)."""
+        if self.networks is not None:
+            try:
+                self.networks.shutdown()
+            except Exception:
+                self.log.exception("network.shutdown_failed")
         driver = self.storage_driver
         if driver is None:
             return
@@ -318,20 +396,7 @@ class Engine:
             "OSType": "linux",
             "Architecture": platform.machine(),
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {
-                "AllowNondistributableArtifactsCIDRs": None,
-                "AllowNondistributableArtifactsHostnames": None,
-                "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
-                "IndexConfigs": {
-                    "docker.io": {
-                        "Name": "docker.io",
-                        "Mirrors": self.config["registry-mirrors"],
-                        "Secure": True,
-                        "Official": True,
-                    },
-                },
-                "Mirrors": self.config["registry-mirrors"],
-            },
+            "RegistryConfig": registry_config(self.config),
             "NCPU": hostinfo.cpu_count(),
             "MemTotal": hostinfo.mem_total(),
             "GenericResources": None,

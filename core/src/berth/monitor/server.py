@@ -47,6 +47,8 @@ HIGH_WATER = 1 << 20
 REQUEST_LIMIT = 1 << 20
 #: After the exit, how long slow clients may take to receive the rest of the output.
 FLUSH_LIMIT = 60.0
+#: Finished execs (and exit codes) the monitor remembers; older ones are forgotten.
+KEPT_EXECS = 32
 
 POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
 POLLGONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -396,8 +398,10 @@ class Monitor:
         session.stdio.drop_stdin()
 
     def _stdin_ended(self, session: Session) -> None:
-        """An attached client ended its input: close the process's stdin if that is the rule."""
-        if session.stdin_once:
+        """An attached client ended its input: close the process's stdin if that is the rule.
+        A terminal's input is never closed (Docker's rule): a client that detached with the
+        detach keys, or whose input ended, leaves it to the next ``attach``."""
+        if session.stdin_once and not session.stdio.tty:
             session.stdin_closing = True
             self._write_stdin(session)
 
@@ -443,6 +447,7 @@ class Monitor:
             self._finish_exec(session, session.exit_code)
 
     def _finish_exec(self, session: Session, code: int) -> None:
+        self._forget_old_execs()
         self.exec_exits[session.exec_id] = code
         payload = frames.frame(frames.SYSTEM, dumps({"exit_code": code}).encode())
         for client in session.clients:
@@ -453,6 +458,15 @@ class Monitor:
             if waiter.wait_exec == session.exec_id:
                 waiter.reply({"exit_code": code})
                 self.exec_waiters.remove(waiter)
+
+    def _forget_old_execs(self) -> None:
+        """Keep the finished execs bounded (a healthcheck adds one every interval, for as
+        long as the container runs): the oldest finished ones go first."""
+        finished = [k for k, s in self.execs.items() if s.done]
+        for exec_id in finished[: max(0, len(finished) - KEPT_EXECS)]:
+            del self.execs[exec_id]
+        for exec_id in list(self.exec_exits)[: max(0, len(self.exec_exits) - KEPT_EXECS)]:
+            del self.exec_exits[exec_id]
 
     def _finish_init(self, code: int) -> None:
         if self.log is not None:
@@ -709,7 +723,14 @@ class Monitor:
             return
         # The monitor is the parent of these processes: their PIDs cannot be reused before it
         # reaps them. ``all``: the exec'd processes too (every process of the container is
-        # the runtime's kill(all=True), through its cgroup).
+        # the runtime's kill(all=True), through its cgroup). ``exec``: that exec only.
+        exec_id = request.get("exec")
+        if isinstance(exec_id, str):
+            target = self.execs.get(exec_id)
+            if target is not None and target.pid in self.by_pid:
+                _kill(target.pid, number)
+            conn.reply({"ok": True})
+            return
         os.kill(init.pid, number)
         if request.get("all") is True:
             for session in self.execs.values():

@@ -103,13 +103,16 @@ class IsolationRuntimeSpec:
     ``launcher`` names the module a container's monitor imports to create, start and exec its
     processes (see :mod:`berth.plugins.contracts.launcher`): an importable module path such as
     ``"berth_isolation_linux.launcher"``, light (the standard library and its own package only).
-    An empty ``launcher`` means the backend cannot run containers yet."""
+    An empty ``launcher`` means the backend cannot run containers yet. ``oci_binary``: the
+    backend runs any OCI runtime binary, so it also serves the runtimes daemon.json names
+    (``runtimes``: ``path``, ``runtimeArgs`` as its context's options)."""
 
     name: str
     factory: Callable[[PluginContext], IsolationRuntime]
     probe: Probe
     description: str = ""
     launcher: str = ""
+    oci_binary: bool = False
 
 
 @dataclass(frozen=True)

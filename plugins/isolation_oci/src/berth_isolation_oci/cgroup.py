@@ -28,6 +28,23 @@ def cgroup_paths(config: RuntimeConfig) -> dict[str, str]:
     return {str(k): str(v) for k, v in paths.items() if isinstance(v, str)}
 
 
+def remove_empty_parents(paths: dict[str, str]) -> None:
+    """After the runtime deleted the container: remove its cgroup directories' parents that
+    are now empty (the parent berth shares between containers, in hierarchies only the runtime
+    uses, such as ``name=systemd`` and the unified one), up to each hierarchy's mount point. A
+    parent another container still uses is not empty: removing it fails, and that is the end."""
+    for path in set(paths.values()):
+        current = path.rstrip("/")
+        while current.startswith("/sys/fs/cgroup/") and not os.path.ismount(current):
+            try:
+                os.rmdir(current)
+            except FileNotFoundError:
+                pass  # the leaf, which the runtime removed
+            except OSError:
+                break
+            current = os.path.dirname(current)
+
+
 def _counter(path: str, key: str) -> int:
     """The number after ``key`` in a flat keyed cgroup file (0 when absent)."""
     try:

@@ -36,6 +36,8 @@ RLIMIT_NAMES = (
 )
 _RLIMIT_MARK = "error setting rlimit type "
 _EXEC_MARK = 'exec: "'
+#: Debian's crun 1.8 on a host with both cgroup v1 and a cgroup2 hierarchy with controllers.
+_HYBRID_MARK = "cgroups in hybrid mode not supported"
 
 
 def exec_errno(message: str) -> int:
@@ -84,4 +86,10 @@ def launch_error(
         text = _rlimit_text(message, rlimits or [])
         if text:
             return OSError(errno.EPERM, text)
+    if _HYBRID_MARK in message:
+        return OSError(
+            errno.ENOTSUP,
+            f'crun refuses this host\'s hybrid cgroup layout ("{_HYBRID_MARK}"); use runc or '
+            "the native linux runtime",
+        )
     return OSError(errno.EIO, f"OCI runtime {command} failed: {message}")

@@ -26,7 +26,7 @@ import contextlib
 import os
 import sys
 
-from berth_isolation_oci.cgroup import oom_kills
+from berth_isolation_oci.cgroup import cgroup_paths, oom_kills, remove_empty_parents
 from berth_isolation_oci.command import RuntimeFailed, run_command
 from berth_isolation_oci.config import RUNTIME_FILE, RuntimeConfig
 from berth_isolation_oci.errors import launch_error
@@ -107,11 +107,13 @@ class OciLauncher:
             config = RuntimeConfig.load(state_dir)
         except FileNotFoundError:
             return  # nothing was created here
+        cgroups = cgroup_paths(config)  # (the runtime's record goes with the delete)
         try:
             run_command(config, ["delete", "--force", config.id], state_dir)
         except RuntimeFailed as exc:
             if "does not exist" not in exc.message:
                 raise launch_error("delete", exc.message) from None
+        remove_empty_parents(cgroups)
         _remove(os.path.join(state_dir, INIT_PID))
         _remove(os.path.join(state_dir, RUNTIME_FILE))  # no container here any more
 

@@ -24,4 +24,5 @@ def spec(name: str, launcher: str, description: str) -> IsolationRuntimeSpec:
         probe=probe,
         description=description,
         launcher=launcher,
+        oci_binary=True,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from berth.plugins import IsolationRuntime, PluginContext, RuntimeState
 
-from berth_isolation_oci.cgroup import oom_kills
+from berth_isolation_oci.cgroup import cgroup_paths, oom_kills, remove_empty_parents
 from berth_isolation_oci.command import RuntimeFailed, run_command
 from berth_isolation_oci.config import RUNTIME_FILE, RuntimeConfig, find_binary
 from berth_isolation_oci.stats import docker_stats
@@ -120,11 +120,13 @@ class OciRuntime(IsolationRuntime):
         except FileNotFoundError:
             return
         command = ["delete", *(["--force"] if force else []), config.id]
+        cgroups = cgroup_paths(config)  # (the runtime's record goes with the delete)
         try:
             run_command(config, command, str(state_dir))
         except RuntimeFailed as exc:
             if not _gone(exc):
                 raise
+        remove_empty_parents(cgroups)
         for leftover in ("init.pid", "console.sock", RUNTIME_FILE):
             try:
                 os.unlink(os.path.join(state_dir, leftover))

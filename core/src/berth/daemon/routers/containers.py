@@ -212,9 +212,6 @@ def containers_router(engine: Engine) -> Router:
         containers = service()
         return Response.json(await containers.prune(request.filters_arg()))
 
-    async def export(request: Request) -> Response:
-        raise NotImplementedYet("container export is not available yet in this berthd")
-
     router.add("POST", "/containers/create", create)
     router.add("GET", "/containers/json", list_containers)
     router.add("POST", "/containers/prune", prune)
@@ -233,6 +230,5 @@ def containers_router(engine: Engine) -> Router:
     router.add("GET", "/containers/{name}/top", top)
     router.add("GET", "/containers/{name}/stats", stats)
     router.add("GET", "/containers/{name}/changes", changes)
-    router.add("GET", "/containers/{name}/export", export)
     router.add("DELETE", "/containers/{name}", remove)
     return router

@@ -153,10 +153,9 @@ def images_router(engine: Engine) -> Router:
     async def create(request: Request) -> StreamResponse:
         images = service()
         if request.arg("fromImage"):
-            raise NotImplementedYet(
-                "pulling images is not available yet in this berthd: no registry support; "
-                "use `berth load` or `berth import`"
-            )
+            from berth.daemon.routers.distribution import pull
+
+            return await pull(engine, request)
         source = request.arg("fromSrc")
         if source is None:
             raise BadParameter("fromImage or fromSrc is required")

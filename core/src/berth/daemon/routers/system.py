@@ -10,6 +10,7 @@ from typing import Any
 
 from berth.daemon.api import Router
 from berth.daemon.http import Request, Response, StreamResponse
+from berth.engine.build.usage import build_cache_usage
 from berth.engine.core import Engine
 from berth.engine.errors import BadParameter
 from berth.engine.events import parse_filters
@@ -93,9 +94,15 @@ def system_router(engine: Engine) -> Router:
                 else []
             )
         if "volume" in kinds:
-            data["Volumes"] = []
+            volumes = engine.volumes
+            data["Volumes"] = await asyncio.to_thread(volumes.usage) if volumes is not None else []
         if "build-cache" in kinds:
-            data["BuildCache"] = []
+            images_for_cache = engine.images
+            data["BuildCache"] = (
+                await asyncio.to_thread(build_cache_usage, images_for_cache)
+                if images_for_cache is not None
+                else []
+            )
         return Response.json(data)
 
     async def plugins(request: Request) -> Response:

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,14 @@ class BundleMaker:
         self.init_pid_of = init_pid_of
         self.host = host or HostFacts.detect()
         self.init_path = find_init_binary()
+        #: The address ``--add-host name:host-gateway`` stands for (the engine sets it once
+        #: the default bridge network is known).
+        self.host_gateway_ip: Callable[[], str] = lambda: ""
+        #: The hostname/hosts/resolv.conf of a container by name or ID (``container:<ref>``
+        #: network mode shares them); None: keep the image's.
+        self.etc_files_of: Callable[[str], resolv.EtcFiles | None] = lambda ref: None
+        #: The daemon's ``dns``/``dns-search``/``dns-opts`` (for containers without their own).
+        self.dns_defaults = resolv.DnsDefaults()
 
     def state_dir(self, container_id: str) -> Path:
         return self.state_root / container_id
@@ -82,7 +90,9 @@ class BundleMaker:
         self, container_id: str, config: dict[str, Any], host_config: dict[str, Any]
     ) -> tuple[dict[str, Any], list[str]]:
         """Docker's create-time checks and defaults (the complete HostConfig, warnings)."""
-        hc, warnings = hostconfig.prepare_create(container_id, config, host_config, self.host)
+        hc, warnings = hostconfig.prepare_create(
+            container_id, config, host_config, self.host, self.host_gateway_ip()
+        )
         if hc.get("Init") and not self.init_path:
             raise BadParameter(
                 "--init needs an init binary (docker-init or tini) on the host; none was found"
@@ -107,31 +117,17 @@ class BundleMaker:
 
     def _etc_files(self, container: Container) -> resolv.EtcFiles | None:
         hc = container.host_config
-        config = container.config
-        if hostconfig.is_container_network(hc):
-            return None
-        host_network = hostconfig.is_host_network(hc)
-        hostname = str(config.get("Hostname") or container.short_id)
-        extra = [str(h) for h in hc.get("ExtraHosts") or ()]
-        if host_network:
-            try:
-                host_hosts = Path(resolv.HOST_HOSTS).read_text(errors="replace")
-            except OSError:
-                host_hosts = ""
-            hosts = resolv.build_host_network_hosts(host_hosts, extra)
-        else:
-            hosts = resolv.build_hosts(hostname, str(config.get("Domainname") or ""), "", extra)
-        try:
-            host_resolv = Path(resolv.host_resolv_conf_path()).read_text(errors="replace")
-        except OSError:
-            host_resolv = ""
-        resolv_conf = resolv.build_resolv_conf(
-            host_resolv,
-            [str(d) for d in hc.get("Dns") or ()],
-            [str(d) for d in hc.get("DnsSearch") or ()],
-            [str(d) for d in hc.get("DnsOptions") or ()],
-            host_network,
+        if hostconfig.is_container_network(hc):  # the other container's files, as Docker
+            return self.etc_files_of(str(hc.get("NetworkMode")).partition(":")[2])
+        contents = resolv.etc_contents(
+            container.short_id,
+            container.config,
+            hc,
+            container.network_settings,
+            self.host_gateway_ip(),
+            self.dns_defaults,
         )
+        hostname, hosts, resolv_conf = contents.hostname, contents.hosts, contents.resolv_conf
         directory = self.container_dir(container.id)
         files = resolv.EtcFiles(
             str(directory / "hostname"), str(directory / "hosts"), str(directory / "resolv.conf")
@@ -147,8 +143,36 @@ class BundleMaker:
         container.resolv_conf_path = files.resolv_conf
         return files
 
-    def prepare(self, container: Container, rootfs: Path) -> Path:
-        """Blocking: write the bundle for one start; its directory."""
+    def refresh_etc_files(self, container: Container) -> None:
+        """Rewrite a running container's hosts and resolv.conf in place after its networks
+        changed (connect/disconnect); its hostname stays. Nothing to do when it has none."""
+        if hostconfig.is_container_network(container.host_config):
+            return
+        contents = resolv.etc_contents(
+            container.short_id,
+            container.config,
+            container.host_config,
+            container.network_settings,
+            self.host_gateway_ip(),
+            self.dns_defaults,
+        )
+        for path, text in (
+            (container.hosts_path, contents.hosts),
+            (container.resolv_conf_path, contents.resolv_conf),
+        ):
+            if path and Path(path).is_file():
+                resolv.rewrite_in_place(path, text)
+
+    def prepare(
+        self,
+        container: Container,
+        rootfs: Path,
+        mounts: Sequence[Mapping[str, Any]] = (),
+        netns: str | None = None,
+    ) -> Path:
+        """Blocking: write the bundle for one start; its directory. ``mounts``: the OCI
+        mounts of the container's volumes, binds and tmpfs (:mod:`.mounts`); ``netns``: the
+        network namespace made for the container (bridge networks), else None."""
         config = container.config
         spec.ensure_working_dir(rootfs, str(config.get("WorkingDir") or ""))
         user = users.resolve_user(
@@ -164,6 +188,8 @@ class BundleMaker:
             host=self.host,
             namespace_paths=self._namespace_paths(container),
             init_path=self.init_path,
+            mounts=mounts,
+            netns=netns,
         )
         directory = self.state_dir(container.id)
         directory.mkdir(parents=True, exist_ok=True, mode=0o711)

@@ -155,6 +155,10 @@ class ExecStore:
     def of_container(self, container_id: str) -> list[ExecInstance]:
         return [e for e in self._execs.values() if e.container_id == container_id]
 
+    def remove(self, exec_id: str) -> None:
+        """Forget one exec (a healthcheck's probe, once its result is recorded)."""
+        self._execs.pop(exec_id, None)
+
     def drop_container(self, container_id: str) -> None:
         for instance in self.of_container(container_id):
             del self._execs[instance.id]

@@ -718,7 +718,7 @@ class Container:
             "ImageID": self.image,
             "Command": self.command_line(),
             "Created": int(parse_rfc3339(self.created) or 0),
-            "Ports": [],
+            "Ports": summary_ports(settings.get("Ports")),
             "Labels": dict(self.config.get("Labels") or {}),
             "State": self.state.status,
             "Status": self.state.describe(now),
@@ -731,6 +731,27 @@ class Container:
         if size_root_fs is not None:
             data["SizeRootFs"] = size_root_fs
         return data
+
+
+def summary_ports(ports: Any) -> list[dict[str, Any]]:
+    """``NetworkSettings.Ports`` as ``GET /containers/json`` lists them (what ``ps`` shows)."""
+    out: list[dict[str, Any]] = []
+    for key, bindings in (ports or {}).items() if isinstance(ports, dict) else ():
+        port, _, proto = str(key).partition("/")
+        if not port.isdigit():
+            continue
+        if not bindings:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+        for binding in bindings or ():
+            out.append(
+                {
+                    "IP": str(binding.get("HostIp") or "0.0.0.0"),
+                    "PrivatePort": int(port),
+                    "PublicPort": int(binding.get("HostPort") or 0),
+                    "Type": proto or "tcp",
+                }
+            )
+    return out
 
 
 def default_network_settings(mode: str, sandbox_key: str = "") -> dict[str, Any]:

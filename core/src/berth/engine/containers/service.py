@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from berth.engine.containers import listing, logs, top
+from berth.engine.containers import health, listing, logs, top
 from berth.engine.containers.attach import (
     DEFAULT_DETACH_KEYS,
     Attachment,
@@ -48,6 +48,8 @@ from berth.engine.containers.exec import (
 )
 from berth.engine.containers.model import (
     Container,
+    Health,
+    HealthLog,
     command_of,
     default_network_settings,
     merge_image_config,
@@ -55,7 +57,9 @@ from berth.engine.containers.model import (
     now_rfc3339,
     parse_rfc3339,
 )
+from berth.engine.containers.mounts import MountManager
 from berth.engine.containers.names import normalize
+from berth.engine.containers.networking import ContainerNetworking
 from berth.engine.containers.restart import (
     RestartManager,
     parse_policy,
@@ -78,7 +82,7 @@ from berth.engine.events import EventBus
 from berth.engine.images.errors import ImageNotFound
 from berth.engine.images.service import ImageService
 from berth.monitor.logfile import parse_log_options
-from berth.plugins import IsolationRuntime, StorageDriver
+from berth.plugins import IsolationRuntime, PreparesContainer, StorageDriver
 
 R = TypeVar("R")
 CONTAINER_REF = "container:"
@@ -144,6 +148,8 @@ class Live:
         self.manually_restarted = False
         self.removing = False
         self.mounted = False
+        #: ``rm -v``: the container's anonymous volumes go with it
+        self.remove_volumes = False
 
     def reset_restart(self) -> None:
         """A start by the user: a fresh restart manager and count, no pending restart."""
@@ -191,6 +197,9 @@ class ContainerService:
         self.default_log_driver = log_driver or "json-file"
         self.default_log_opts = {str(k): str(v) for k, v in (log_opts or {}).items()}
         self.execs = ExecStore()
+        #: The container side of networking (set by the engine when networks are available).
+        self.networking: ContainerNetworking | None = None
+        self.health = health.HealthChecks(self, log)
         self._live: dict[str, Live] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shutting_down = False
@@ -198,6 +207,8 @@ class ContainerService:
         #: at once: more threads than asyncio's default pool (CPUs + 4), as it waits on disks.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="containers")
         images.add_usage_check(self._image_users)
+        #: Volumes, binds and tmpfs mounts of containers (set by the engine; None: no volumes)
+        self.mounts: MountManager | None = None
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -313,6 +324,7 @@ class ContainerService:
         image = self.images.resolve(image_ref)
         merged = merge_image_config(config, image.config.container_config)
         merged["Image"] = image_ref
+        health.validate_healthcheck(merged)
         path, args = command_of(merged)
         container_id = new_container_id()
         host_config, warnings = self.bundles.check(container_id, merged, dict(raw_host_config))
@@ -324,9 +336,17 @@ class ContainerService:
         host_config["Runtime"] = runtime.name
         host_config["LogConfig"] = self._log_config(host_config.get("LogConfig"))
         mode = str(host_config.get("NetworkMode") or "default")
-        if mode not in NETWORK_MODES and not mode.startswith("container:"):
+        if self.networking is not None:
+            network_settings = self.networking.settings_at_create(
+                mode, body.get("NetworkingConfig"), host_config
+            )
+        elif mode not in NETWORK_MODES and not mode.startswith("container:"):
             raise BadParameter(
                 f"network mode {mode!r} is not supported by berth yet: use none or host"
+            )
+        else:
+            network_settings = default_network_settings(
+                "bridge" if mode == "default" else mode.partition(":")[0]
             )
         host_config["NetworkMode"] = mode
         if name:
@@ -336,6 +356,7 @@ class ContainerService:
         top_chain = image.config.top_chain_id
         owner = CONTAINER_REF + container_id
         acquired = created = False
+        mount_points: dict[str, Any] = {}
         try:
             parent_cache = None
             if top_chain is not None:
@@ -343,6 +364,9 @@ class ContainerService:
                 acquired = True
             self.driver.create_rw(container_id, parent_cache)
             created = True
+            mount_points = (
+                self.mounts.plan(container_id, merged, host_config) if self.mounts else {}
+            )
             container = Container(
                 id=container_id,
                 name=stored,
@@ -356,14 +380,16 @@ class ContainerService:
                 log_path=str(self.store.log_path_of(container_id))
                 if host_config["LogConfig"]["Type"] == "json-file"
                 else "",
-                network_settings=default_network_settings(
-                    "bridge" if mode == "default" else mode.partition(":")[0]
-                ),
+                network_settings=network_settings,
                 graph_driver_data=self._driver_data(container_id),
                 extra={"TopLayer": top_chain or "", "ParentCache": parent_cache or ""},
+                mount_points=mount_points,
             )
             self.store.add(container)
         except BaseException:
+            if self.mounts is not None and mount_points:
+                with contextlib.suppress(Exception):
+                    self.mounts.forget(container_id, mount_points, remove_anonymous=True)
             if created:
                 with contextlib.suppress(Exception):
                     self.driver.remove(container_id)
@@ -509,7 +535,19 @@ class ContainerService:
             live.mounted = True
             container.graph_driver_data.setdefault("MergedDir", str(rootfs))
             marks.append(time.perf_counter())
-            bundle = await self._blocking(self.bundles.prepare, container, Path(rootfs))
+            oci_mounts = (
+                await self._blocking(self.mounts.activate, container, Path(rootfs))
+                if self.mounts is not None
+                else []
+            )
+            netns = None
+            if self.networking is not None:
+                netns = await self._blocking(self.networking.attach, container)
+            bundle = await self._blocking(
+                self.bundles.prepare, container, Path(rootfs), oci_mounts, netns
+            )
+            if isinstance(runtime.driver, PreparesContainer):  # e.g. which binary runs it
+                await self._blocking(runtime.driver.prepare, bundle, container.id)
             marks.append(time.perf_counter())
             log_size, log_files = self._log_limits(container)
             handle = await self.supervisor.spawn(
@@ -541,6 +579,7 @@ class ContainerService:
         await self._save(container)
         live.watcher = self._spawn_task(self._watch(live, handle))
         self._emit(container, "start")
+        self.health.watch(container)
         marks.append(time.perf_counter())
         steps = ("mount", "bundle", "monitor", "exec", "record")
         self.log.info(
@@ -613,6 +652,16 @@ class ContainerService:
         with contextlib.suppress(Exception):
             runtime = self._runtime_of(container)
             runtime.driver.delete(self.supervisor.state_dir(container.id), force=True)
+        if self.networking is not None:
+            try:
+                self.networking.detach(container)
+            except Exception as exc:
+                self.log.error("container.network_detach_failed", id=container.id, error=str(exc))
+        if self.mounts is not None:
+            try:
+                self.mounts.deactivate(container)
+            except Exception as exc:
+                self.log.error("container.volumes_release_failed", id=container.id, error=str(exc))
         if live.mounted:
             try:
                 self.driver.unmount(container.rw_layer)
@@ -651,6 +700,7 @@ class ContainerService:
             container = live.container
             live.monitor = None
             live.watcher = None
+            self.health.stop(container.id)
             started = parse_rfc3339(container.state.started_at) or time.time()
             finished = parse_rfc3339(status.finished_at) if status.finished_at else None
             finished_at = status.finished_at if finished is not None else now_rfc3339()
@@ -892,6 +942,7 @@ class ContainerService:
                 f'cannot remove container "{container.name}": container is {what}: {hint}'
             )
         live.removing = True
+        live.remove_volumes = volumes
         try:
             if state.running:
                 with contextlib.suppress(NotRunning):
@@ -933,6 +984,9 @@ class ContainerService:
             self._release_run(live)
         else:
             self.supervisor.remove_state(container.id)
+        if self.networking is not None:
+            with contextlib.suppress(Exception):
+                self.networking.forget(container)
         try:
             self.driver.remove(container.rw_layer)
         except Exception as exc:
@@ -946,6 +1000,9 @@ class ContainerService:
             except Exception as exc:
                 self.log.error("container.layer_release_failed", id=container.id, error=str(exc))
         self.store.remove(container.id)
+        if self.mounts is not None:
+            anonymous_too = live.remove_volumes or bool(container.host_config.get("AutoRemove"))
+            self.mounts.forget(container.id, container.mount_points, anonymous_too)
 
     # --- attach and logs --------------------------------------------------------------------
 
@@ -1299,6 +1356,69 @@ class ContainerService:
                 live.container, "exec_die", execID=instance.id, exitCode=str(instance.exit_code)
             )
 
+    # --- healthchecks (the host side of health.HealthChecks) --------------------------------
+
+    def health_target(self, container_id: str) -> tuple[Container, object] | None:
+        live = self._live.get(container_id)
+        if live is None or live.monitor is None or live.removing:
+            return None
+        state = live.container.state
+        if not state.running or state.restarting:
+            return None
+        return live.container, live.monitor
+
+    async def run_probe(self, container_id: str, command: list[str], timeout: float) -> HealthLog:
+        """One probe: an exec (with Docker's exec events) whose output and exit code are kept;
+        killed after ``timeout`` seconds."""
+        start = now_rfc3339()
+        live = self._live.get(container_id)
+        if live is None:
+            return HealthLog(start, now_rfc3339(), -1, f"container {container_id} is gone")
+        container = live.container
+        config = ExecConfig(cmd=command, attach_stdout=True, attach_stderr=True)
+        instance = self.execs.add(container_id, config)
+        instance.started = True
+        self._emit(container, "exec_create: " + _exec_text(config), execID=instance.id)
+        try:
+            stream = await self._run_exec(live, instance, False)
+        except Exception as exc:  # not startable: a failed probe, as Docker records it
+            entry = HealthLog(start, now_rfc3339(), -1, str(exc))
+        else:
+            try:
+                code, output = await asyncio.wait_for(health.collect_output(stream.reader), timeout)
+                entry = HealthLog(start, now_rfc3339(), -1 if code is None else code, output)
+            except TimeoutError:
+                entry = health.timed_out(start, timeout)
+                handle = live.monitor
+                if handle is not None:
+                    with contextlib.suppress(Exception):
+                        await handle.kill(int(signals.SIGKILL), exec_id=instance.id)
+            finally:
+                stream.close()
+        instance.running = False
+        instance.exit_code = entry.exit_code
+        self._emit(container, "exec_die", execID=instance.id, exitCode=str(entry.exit_code))
+        self.execs.remove(instance.id)
+        return entry
+
+    async def record_health(self, container_id: str, run: object, entry: HealthLog) -> None:
+        live = self._live.get(container_id)
+        if live is None:
+            return
+        async with live.lock:
+            container = live.container
+            settings = health.settings_of(container)
+            if live.monitor is not run or not container.state.running or settings is None:
+                return  # the run it probed is over
+            state = container.state
+            if state.health is None:
+                state.health = Health()
+            changed = health.apply_result(state.health, entry, settings, state.started_at)
+            status = state.health.status
+            await self._save(container)
+        if changed:
+            self._emit(container, "health_status: " + status)
+
     # --- daemon start and stop --------------------------------------------------------------
 
     async def restore(self) -> None:
@@ -1318,6 +1438,7 @@ class ContainerService:
                 if handle is not None:
                     live.monitor = handle
                     live.watcher = self._spawn_task(self._watch(live, handle))
+                    self.health.watch(container)  # probes resume where they were
                     adopted.append(container.rw_layer)
                     self.log.info("container.reattached", id=container.id)
                     continue
@@ -1392,6 +1513,7 @@ class ContainerService:
     async def shutdown(self) -> None:
         """At daemon stop: containers keep running; stop watching them."""
         self._shutting_down = True
+        self.health.stop_all()
         for live in self._live.values():
             live.cancel_restart_task()
             for attachment in list(live.attachments):

@@ -223,10 +223,13 @@ class MonitorHandle:
         if error is not None:
             raise MonitorError(f"cannot resize the terminal of {self.container_id[:12]}: {error}")
 
-    async def kill(self, signal: int, all_processes: bool = False) -> None:
-        _reader, writer, reply = await self._open(
-            {"op": "kill", "signal": signal, "all": all_processes}, timeout=KILL_TIMEOUT
-        )
+    async def kill(self, signal: int, all_processes: bool = False, exec_id: str = "") -> None:
+        """Signal the init (and with ``all_processes`` the execs), or only the exec
+        ``exec_id``."""
+        request: dict[str, Any] = {"op": "kill", "signal": signal, "all": all_processes}
+        if exec_id:
+            request["exec"] = exec_id
+        _reader, writer, reply = await self._open(request, timeout=KILL_TIMEOUT)
         writer.close()
         error = self._failed(reply)
         if error is not None:

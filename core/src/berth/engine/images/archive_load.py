@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
+from berth.engine.errors import BerthError
 from berth.engine.images import compression, manifests, mediatypes, reference
 from berth.engine.images.blobs import BlobStore
 from berth.engine.images.errors import (
@@ -30,6 +30,8 @@ from berth.engine.images.imageconfig import ImageConfig, parse_config
 from berth.engine.images.manifests import Descriptor, Index, Manifest
 from berth.engine.images.platforms import Platform
 from berth.engine.images.reference import Reference
+from berth.plugins.layers.errors import LayerError
+from berth.plugins.layers.tarreader import DIR, LNK, REG, SYM, TarReader
 
 INDEX_FILES = frozenset({"manifest.json", "index.json", "oci-layout", "repositories"})
 SMALL_LIMIT = 64 << 20
@@ -92,23 +94,22 @@ def read_archive(
     stream, _ = compression.decompressed(raw, "the image archive")
     contents = ArchiveContents()
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)  # noqa: SIM115
-        for member in tar:
-            name = clean_name(member.name)
-            if member.isdir() or not name:
+        # berth's own streaming tar reader: half the CPU of tarfile's for a large archive.
+        tar = TarReader(stream)
+        while (member := tar.next()) is not None:
+            name = clean_name(member.name.decode("utf-8", "surrogateescape"))
+            if member.kind == DIR or not name:
                 continue
-            if member.issym() or member.islnk():
-                contents.links[name] = _link_target(name, member.linkname, member.islnk())
+            if member.kind in (SYM, LNK):
+                link = member.linkname.decode("utf-8", "surrogateescape")
+                contents.links[name] = _link_target(name, link, member.kind == LNK)
                 continue
-            if not member.isreg():
+            if member.kind != REG:
                 raise InvalidArchive(f"archive member {name!r} is not a regular file")
-            source = tar.extractfile(member)
-            if source is None:  # pragma: no cover - regular members always have data
-                continue
             if name in INDEX_FILES:
                 if member.size > SMALL_LIMIT:
                     raise InvalidArchive(f"{name} is larger than {SMALL_LIMIT} bytes")
-                contents.small[name] = source.read()
+                contents.small[name] = b"".join(bytes(chunk) for chunk in tar.chunks())
                 continue
             if LEGACY_V1.match(name):
                 continue  # v1 metadata of old archives: not needed
@@ -118,15 +119,19 @@ def read_archive(
                 protect(expected)
                 contents.files[name] = expected
                 continue
-            with blobs.writer(expected, member.size, f"archive member {name!r}") as writer:
-                writer.copy_from(cast(BinaryIO, source), member.size)
+            what = f"archive member {name!r}"
+            with blobs.writer(expected, member.size, what, sync_later=True) as writer:
+                for chunk in tar.chunks():
+                    writer.write(chunk)
                 digest = writer.commit()
             protect(digest)
             contents.files[name] = digest
-    except tarfile.TarError as exc:
-        raise InvalidArchive(f"the image archive is not a valid tar file: {exc}") from None
-    except EOFError as exc:
-        raise InvalidArchive(f"the image archive is truncated: {exc}") from None
+    except LayerError as exc:
+        if isinstance(exc.__cause__, BerthError):  # the stream's own error (a decompressor's)
+            raise exc.__cause__ from None
+        text = str(exc).replace("layer tar ", "the tar ", 1).replace("layer entry", "entry", 1)
+        text = text.replace("cannot read the layer", "cannot read it", 1)
+        raise InvalidArchive(f"the image archive is not a valid tar file: {text}") from None
     finally:
         stream.close()
     return contents

@@ -199,6 +199,10 @@ class ImageService:
         """Register a callback telling which containers use an image (containers fill it)."""
         self._usage_checks.append(check)
 
+    def in_use(self, image_id: str) -> bool:
+        """Whether a container uses ``image_id`` (the build cache's ``docker system df``)."""
+        return bool(self._users(image_id))
+
     def _users(self, image_id: str) -> list[tuple[str, bool]]:
         users: list[tuple[str, bool]] = []
         for check in self._usage_checks:
@@ -350,7 +354,20 @@ class ImageService:
         with self._lock:
             image = self._resolve(name)
             sizes = [layer.size for layer in self.layers.chain(image.config.top_chain_id)]
-            return views.history(image, self.repos.tags(image.id), sizes)
+            entries = views.history(image, self.repos.tags(image.id), sizes)
+            self._name_built_steps(image, entries)
+            return entries
+
+    def _name_built_steps(self, image: Image, entries: list[dict[str, Any]]) -> None:
+        """Docker shows the IDs (and tags) of the parent images a build left, at the history
+        entry each one ends with, where the others say ``<missing>``."""
+        parent = self.images.get(image.parent) if image.parent else None
+        while parent is not None:
+            at = len(entries) - len(parent.config.history)
+            if 0 <= at < len(entries) and entries[at]["Id"] == "<missing>":
+                entries[at]["Id"] = parent.id
+                entries[at]["Tags"] = [r.familiar for r in self.repos.tags(parent.id)] or None
+            parent = self.images.get(parent.parent) if parent.parent else None
 
     # --- tag ------------------------------------------------------------------------------
 
@@ -617,6 +634,7 @@ class ImageService:
                         image.config, image.layer_blobs, protect
                     )
                     ready.append((image, manifest))
+                self.blobs.wait_durable()  # the spooled blobs are on disk before records name them
                 with self._lock:
                     for image, manifest in ready:
                         stored, notes = self._commit(
@@ -684,6 +702,68 @@ class ImageService:
                 self.layers.release(chain, owner)
         self._send(pending)
         return image.id
+
+    def add_built_image(self, raw_config: bytes, layer_blobs: Sequence[str], parent: str) -> Image:
+        """Record an image made by a build step (or a commit): its config, whose layers are
+        stored (held by the caller) with their blobs in the blob store; ``parent`` is the
+        image it was made from. Returns the stored image (an existing one when the config is
+        the same)."""
+        config = parse_config(raw_config)
+        pending = _Pending()
+        with self._blob_lease() as protect:
+            protect(self.blobs.put(raw_config, what="image config"))
+            manifest = self._make_manifest(config, layer_blobs, protect)
+            with self._lock:
+                image = self.images.get(config.id)
+                if image is None:  # as _commit, with the parent in the one metadata write
+                    top = config.top_chain_id
+                    if top is not None:
+                        self.layers.acquire(top, IMAGE + config.id)
+                    known = parent if self.images.get(parent) is not None else ""
+                    image = Image(config, manifest, parent=known)
+                    image.size = sum(layer.size for layer in self.layers.chain(top))
+                    self.images.save(image)
+                    self._track_blobs(image)
+        self._send(pending)
+        return image
+
+    # --- distribution (pull and push: berth.engine.distribution) ---------------------------
+
+    def blob_lease(self) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+        """Blobs passed to the yielded ``protect`` are kept until the block ends (then those
+        no image uses are deleted): a pull holds what it downloads this way."""
+        return self._blob_lease()
+
+    def commit_pulled(
+        self,
+        config: ImageConfig,
+        manifest: Descriptor,
+        tag: Reference | None,
+        repo_digest: Reference | None,
+    ) -> tuple[Image, bool]:
+        """Record a pulled image (blobs and layers stored) under ``tag`` and ``repo_digest``;
+        return it and whether the tag or digest named another image (or nothing) before."""
+        pending = _Pending()
+        with self._lock:
+            refs = [r for r in (tag, repo_digest) if r is not None]
+            changed = self.images.get(config.id) is None or any(
+                self.repos.get(r) != config.id for r in refs
+            )
+            image, _ = self._commit(config, manifest, [tag] if tag else [], pending)
+            if repo_digest is not None:
+                self.repos.add(repo_digest, image.id)
+            self._event(pending, "pull", image.id, str(tag or repo_digest or image.id))
+        self._send(pending)
+        return image, changed
+
+    def record_push(self, image_id: str, repo_digest: Reference, name: str) -> None:
+        """After a push: the image is known by its digest in that repository (RepoDigests)."""
+        pending = _Pending()
+        with self._lock:
+            if self.images.get(image_id) is not None:
+                self.repos.add(repo_digest, image_id)
+                self._event(pending, "push", image_id, name)
+        self._send(pending)
 
     # --- save -----------------------------------------------------------------------------
 

@@ -7,9 +7,25 @@ from berth.plugins.contracts.network import (
     IpamDriver,
     JoinInfo,
     NetworkDriver,
+    PortMapping,
 )
-from berth.plugins.contracts.optional import SupportsLiveRestore, SupportsQuota
-from berth.plugins.contracts.registry import Manifest, RegistryClient, ResolvedReference
+from berth.plugins.contracts.optional import (
+    PreparesContainer,
+    SupportsLiveRestore,
+    SupportsQuota,
+)
+from berth.plugins.contracts.registry import (
+    Endpoint,
+    Manifest,
+    RegistryAuthError,
+    RegistryClient,
+    RegistryContentError,
+    RegistryError,
+    RegistryNotFound,
+    RegistrySettings,
+    RegistryUnavailable,
+    ResolvedReference,
+)
 from berth.plugins.contracts.storage import Change, ChangeKind, StorageDriver
 from berth.plugins.contracts.volume import VolumeDriver, VolumeInfo
 
@@ -17,6 +33,7 @@ __all__ = [
     "STATES",
     "Change",
     "ChangeKind",
+    "Endpoint",
     "EndpointInterface",
     "IpamDriver",
     "IsolationRuntime",
@@ -24,7 +41,15 @@ __all__ = [
     "Launcher",
     "Manifest",
     "NetworkDriver",
+    "PortMapping",
+    "PreparesContainer",
+    "RegistryAuthError",
     "RegistryClient",
+    "RegistryContentError",
+    "RegistryError",
+    "RegistryNotFound",
+    "RegistrySettings",
+    "RegistryUnavailable",
     "ResolvedReference",
     "RuntimeState",
     "StorageDriver",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -10,6 +11,14 @@ class SupportsQuota(Protocol):
     """A storage or volume driver that can cap a layer's or volume's size."""
 
     def set_quota(self, object_id: str, size_bytes: int) -> None: ...
+
+
+@runtime_checkable
+class PreparesContainer(Protocol):
+    """An isolation runtime with something to write into a container's state directory before
+    its monitor starts (e.g. which runtime binary and arguments its launcher is to use)."""
+
+    def prepare(self, state_dir: Path, container_id: str) -> None: ...
 
 
 @runtime_checkable

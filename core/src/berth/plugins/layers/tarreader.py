@@ -17,7 +17,7 @@ import os
 import re
 import struct
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from zlib import adler32
 
@@ -591,6 +591,24 @@ class TarReader:
             )
 
     # -- data ---------------------------------------------------------------------------------
+
+    def chunks(self) -> Iterator[memoryview]:
+        """The rest of the current entry's data, as views into the reader's buffer (each
+        valid until the next one is asked for): for a consumer that is not a file descriptor,
+        e.g. one that hashes what it writes."""
+        view = self._view
+        while self._left:
+            avail = self._end - self._pos
+            if not avail:
+                self._pos = self._end = 0
+                avail = self._end = self._more(view)
+                if not avail:
+                    raise LayerError("layer tar is truncated (it ends inside an entry's data)")
+            take = avail if avail < self._left else self._left
+            pos = self._pos
+            self._pos = pos + take
+            self._left -= take
+            yield view[pos : pos + take]
 
     def copy_to(self, fd: int, count: int) -> None:
         """Write the next ``count`` bytes of the current entry's data to ``fd``."""
