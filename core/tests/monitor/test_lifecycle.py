@@ -255,7 +255,10 @@ def test_oom_kills_are_reported(box: Box) -> None:
 
 
 def test_the_monitor_outlives_the_daemon_that_started_it(tmp_path: Path, box: Box) -> None:
-    box.configure(["sh", "-c", "echo before; sleep 1; echo after; exit 3"])
+    go = tmp_path / "go"  # the command's second half waits for this, not for a guessed time
+    box.configure(
+        ["sh", "-c", f"echo before; while [ ! -e {go} ]; do sleep 0.02; done; echo after; exit 3"]
+    )
     daemon = subprocess.Popen(
         [
             sys.executable,
@@ -285,7 +288,12 @@ def test_the_monitor_outlives_the_daemon_that_started_it(tmp_path: Path, box: Bo
         daemon.kill()  # berthd's kill -9
         daemon.wait()
     assert alive(box.monitor_pid)
+    deadline = time.monotonic() + 30  # "before" is in the log: the new attach comes after it
+    while not box.log.exists() or not log_entries(box.log):
+        assert time.monotonic() < deadline, "the command never wrote its first line"
+        time.sleep(0.02)
     again = client.attach(box.state)  # a new daemon attaches
+    go.touch()
     assert read_all(again) == [(1, b"after\n")]
     assert client.wait(box.state).exit_code == 3
     assert [e["log"] for e in log_entries(box.log)] == ["before\n", "after\n"]

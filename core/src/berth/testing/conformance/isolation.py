@@ -705,7 +705,14 @@ class IsolationRuntimeSuite(DriverRegistrationSuite):
         b.linux["resources"]["memory"] = {"limit": 64 << 20}
         b.create()
         b.start()
-        stats = runtime.stats(b.state_dir)
+        # a loaded machine may not have run the process yet: its usage shows once it has
+        deadline = time.monotonic() + 10
+        while True:
+            stats = runtime.stats(b.state_dir)
+            used = stats["cpu_stats"]["cpu_usage"]["total_usage"]
+            if (used > 0 and stats["memory_stats"]["usage"] > 0) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert {"cpu_stats", "memory_stats", "pids_stats", "blkio_stats"} <= set(stats)
         assert stats["memory_stats"]["usage"] > 0
         assert stats["memory_stats"]["limit"] == 64 << 20
