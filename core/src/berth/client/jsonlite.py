@@ -33,15 +33,21 @@ _scan = _json.make_scanner(_ScannerSettings())  # type: ignore[arg-type]  # duck
 _quote = _json.encode_basestring_ascii
 
 
-def loads(text: str | bytes) -> Any:
-    """The value `text` holds; ValueError when it is not one JSON document."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    start = len(text) - len(text.lstrip(_WHITESPACE))
+def raw_decode(text: str, start: int = 0) -> tuple[Any, int]:
+    """The JSON value that begins at `start` and the index just past it (like
+    `json.JSONDecoder.raw_decode`); ValueError when none begins there or it is cut short."""
     try:
         value, end = _scan(text, start)
     except StopIteration as stop:
         raise ValueError(f"no JSON value at character {stop.value}") from None
+    return value, end
+
+
+def loads(text: str | bytes) -> Any:
+    """The value `text` holds; ValueError when it is not one JSON document."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    value, end = raw_decode(text, len(text) - len(text.lstrip(_WHITESPACE)))
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"extra data after the JSON value at character {end}")
     return value
