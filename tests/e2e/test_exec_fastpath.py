@@ -175,3 +175,33 @@ def test_run_other_forms_are_handed_over(daemon: Daemon, args: list[str]) -> Non
     _, _, err = _run(daemon, [sys.executable, "-c", RUN_PROBE, *args])
     assert err.decode().splitlines()[-1].split()[:2] == ["code", "None"]
     assert _containers(daemon) == before
+
+
+# --- images --------------------------------------------------------------------------------------
+
+IMAGES_FORMS = [
+    [],
+    ["-q"],
+    ["-a", "--digests", "--no-trunc"],
+    ["--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
+    ["--format=table {{.ID}}\t{{.Size}}", "busybox"],
+    ["nosuch"],
+    ["--format", "{{.Bad"],  # handed over: the full CLI reports the template error
+    ["--filter", "dangling=true"],  # handed over: not read by the fast path
+]
+
+
+_AGO = re.compile(rb"(Less than a second|About an? \w+|\d+ \w+) ago")
+_SPACES = re.compile(rb" {2,}")
+
+
+def _timeless(answer: tuple[int, bytes, bytes]) -> tuple[int, bytes, bytes]:
+    """The answer with CREATED ages (which move between two runs) and column padding evened."""
+    code, out, err = answer
+    return code, _SPACES.sub(b"  ", _AGO.sub(b"<ago>", out)), err
+
+
+@pytest.mark.parametrize("args", IMAGES_FORMS, ids=lambda a: " ".join(a)[:40] or "plain")
+def test_images_answers_as_the_full_cli(daemon: Daemon, args: list[str]) -> None:
+    fast = _timeless(_run(daemon, [*FAST, "images", *args]))
+    assert fast == _timeless(_run(daemon, [*CLIENT, "images", *args]))

@@ -112,41 +112,24 @@ def images(
 ) -> None:
     """List images."""
     from berth.cli import image_views as views
-    from berth.client import images as api_images
 
-    if repository:
-        filters.setdefault("reference", []).append(repository)
-    found = api_images.list_images(state.api(), all_images=all_, filters=filters)
-    layout_text = views.image_format(format_, quiet=quiet, digests=digests)
-    rows = views.image_rows(
-        found,
-        trunc=not no_trunc,
-        show_digests=digests,
-        need_digests=digests or "{{.Digest}}" in layout_text,
+    text = views.images_text(
+        state.api(),
+        repository,
+        all_=all_,
+        digests=digests,
+        filters=filters,
+        format_=format_,
+        no_trunc=no_trunc,
+        quiet=quiet,
     )
-    if format_ == "raw":
-        from berth.cli.format import Template
-
-        template = Template(layout_text)
-        click.echo("".join(template.execute(row) + "\n" for row in rows), nl=False)
-        return
-    _render(layout_text, views.IMAGE_HEADERS, rows)
+    click.echo(text, nl=False)
 
 
 def _render(layout: str, headers: Mapping[str, str], rows: list[dict[str, str]]) -> None:
-    """Print rows in a `--format` layout; the default tables skip the template engine."""
     from berth.cli import image_views as views
 
-    fields = views.default_fields(layout)
-    if fields is not None and all(field in headers for field in fields):
-        click.echo(views.plain_table(fields, headers, rows), nl=False)
-        return
-    if layout == "{{.ID}}":  # -q
-        click.echo("".join(row["ID"] + "\n" for row in rows), nl=False)
-        return
-    from berth.cli.format import ListFormat
-
-    click.echo(ListFormat.from_option(layout, "", headers).render(rows), nl=False)
+    click.echo(views.render_rows(layout, headers, rows), nl=False)
 
 
 # --- inspect ------------------------------------------------------------------------------------

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.cli.jsonmessage import human_size
 from berth.client.reference import ReferenceError, parse_normalized
 from berth.humanize import human_duration
+
+if TYPE_CHECKING:
+    from berth.client.api import APIClient
 
 NONE = "<none>"
 SHORT_ID = 12
@@ -504,3 +507,47 @@ def _since_text(value: Any, now: float | None) -> str:
     except ValueError:
         return ""
     return since(int(moment.timestamp()), now)
+
+
+def render_rows(layout: str, headers: Mapping[str, str], rows: list[dict[str, str]]) -> str:
+    """Rows in a `--format` layout; the default tables skip the template engine."""
+    fields = default_fields(layout)
+    if fields is not None and all(field in headers for field in fields):
+        return plain_table(fields, headers, rows)
+    if layout == "{{.ID}}":  # -q
+        return "".join(row["ID"] + "\n" for row in rows)
+    from berth.cli.format import ListFormat
+
+    return ListFormat.from_option(layout, "", headers).render(rows)
+
+
+def images_text(
+    api: APIClient,
+    repository: str | None,
+    *,
+    all_: bool,
+    digests: bool,
+    filters: dict[str, list[str]],
+    format_: str | None,
+    no_trunc: bool,
+    quiet: bool,
+) -> str:
+    """What `images` prints (click-free: the `berth` entry point's fast path calls it too)."""
+    from berth.client import images as api_images
+
+    if repository:
+        filters.setdefault("reference", []).append(repository)
+    found = api_images.list_images(api, all_images=all_, filters=filters)
+    layout_text = image_format(format_, quiet=quiet, digests=digests)
+    rows = image_rows(
+        found,
+        trunc=not no_trunc,
+        show_digests=digests,
+        need_digests=digests or "{{.Digest}}" in layout_text,
+    )
+    if format_ == "raw":
+        from berth.cli.format import Template
+
+        template = Template(layout_text)
+        return "".join(template.execute(row) + "\n" for row in rows)
+    return render_rows(layout_text, IMAGE_HEADERS, rows)
