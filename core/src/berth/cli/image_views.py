@@ -7,16 +7,18 @@ Each row is a dict with the fields docker's formatter offers (so `--format '{{.S
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from berth.cli.jsonmessage import human_size
 from berth.client.reference import ReferenceError, parse_normalized
 from berth.humanize import human_duration
 
+# typing and json (with the `re` they import) only where needed: `images` is budgeted
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.client.api import APIClient
 
 NONE = "<none>"
@@ -323,12 +325,16 @@ def indented_json(values: Sequence[Any]) -> str:
     """inspect's default output: a JSON array indented by 4 spaces, as Go's json.Indent."""
     if not values:
         return "[]\n"
+    import json
+
     text = json.dumps(list(values), indent=4, ensure_ascii=False)
     return text.translate(_HTML_ESCAPES) + "\n"
 
 
 def compact_json(values: Sequence[Any]) -> str:
     """inspect's `--format json`: the same array on one line."""
+    import json
+
     text = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
     return text.translate(_HTML_ESCAPES) + "\n"
 
