@@ -49,7 +49,14 @@ _VALUE_FLAGS = {
 
 def main() -> None:
     args = sys.argv[1:]
-    fast = {"exec": fast_exec, "run": fast_run, "build": fast_build}.get(args[0] if args else "")
+    fast = {
+        "exec": fast_exec,
+        "run": fast_run,
+        "build": fast_build,
+        "cp": fast_cp,
+        "commit": fast_commit,
+        "images": fast_images,
+    }.get(args[0] if args else "")
     if fast is not None:
         code = fast(args[1:])
         if code is not None:
@@ -64,6 +71,66 @@ def fast_build(args: list[str]) -> int | None:
     from berth.cli.buildrun import fast_build as build
 
     return build(args)
+
+
+def fast_cp(args: list[str]) -> int | None:
+    """`berth cp` without click (berth.cli.fileops_fast); None for the full CLI."""
+    from berth.cli.fileops_fast import fast_cp as cp
+
+    return cp(args)
+
+
+def fast_commit(args: list[str]) -> int | None:
+    """`berth commit` without click (berth.cli.fileops_fast); None for the full CLI."""
+    from berth.cli.fileops_fast import fast_commit as commit
+
+    return commit(args)
+
+
+# `images` flags the fast path reads: booleans, and --format with its value
+_IMAGES_FLAGS = {
+    "-a": "all_",
+    "--all": "all_",
+    "--digests": "digests",
+    "--no-trunc": "no_trunc",
+    "-q": "quiet",
+    "--quiet": "quiet",
+}
+
+
+def fast_images(args: list[str]) -> int | None:
+    """`berth images [-a] [-q] [--digests] [--no-trunc] [--format F] [REPOSITORY]`."""
+    options: dict[str, bool] = dict.fromkeys(_IMAGES_FLAGS.values(), False)
+    format_: str | None = None
+    repository: str | None = None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg in _IMAGES_FLAGS:
+            options[_IMAGES_FLAGS[arg]] = True
+        elif arg == "--format" and index < len(args):
+            format_ = args[index]
+            index += 1
+        elif arg.startswith("--format="):
+            format_ = arg.partition("=")[2]
+        elif not arg.startswith("-") and repository is None:
+            repository = arg
+        else:
+            return None
+    from berth.cli.image_views import images_text
+    from berth.cli.template import TemplateError
+    from berth.client.api import APIClient
+    from berth.client.errors import ClientError
+    from berth.client.hosts import resolve_host
+
+    try:
+        api = APIClient(resolve_host(None))
+        text = images_text(api, repository, filters={}, format_=format_, **options)
+    except (ClientError, OSError, ValueError, TemplateError):
+        return None  # a GET: the full CLI asks again and reports the problem
+    _write(1, text.encode())
+    return 0
 
 
 def _leave(code: int) -> None:

@@ -39,113 +39,10 @@ def cp(
     destination in a container. Use '-' as the destination to stream a tar archive of a
     container source to stdout.
     """
-    from berth.cli.copying import split_cp_arg
+    from berth.cli.fileops_run import copy
 
     source, destination = args
-    if not source:
-        raise CliError("source can not be empty")
-    if not destination:
-        raise CliError("destination can not be empty")
-    src_container, src_path = split_cp_arg(source)
-    dst_container, dst_path = split_cp_arg(destination)
-    if src_container and dst_container:
-        raise CliError("copying between containers is not supported")
-    if not src_container and not dst_container:
-        raise CliError("must specify at least one container source")
-    api = state.api()
-    if src_container:
-        copied = _from_container(api, src_container, src_path, dst_path, follow_link, archive)
-        where = dst_path
-    else:
-        copied = _to_container(api, dst_container, src_path, dst_path, follow_link, archive)
-        where = destination
-    if copied >= 0 and not quiet and sys.stderr.isatty():
-        from berth.cli.jsonmessage import human_size
-
-        click.echo(f"Successfully copied {human_size(copied, 3)} to {where}", err=True)
-
-
-def _from_container(
-    api: object, container: str, src_path: str, dst_path: str, follow: bool, archive: bool
-) -> int:
-    import os
-
-    from berth.cli.copying import CopyInfo, rebase_name, split_path_dir_entry, untar_to_host
-    from berth.client import fileops
-    from berth.client.api import APIClient
-
-    assert isinstance(api, APIClient)
-    renamed = ""
-    if follow:
-        found = fileops.stat_path(api, container, src_path)
-        if found is not None and int(found.get("mode", 0)) & fileops.MODE_SYMLINK:
-            target = str(found.get("linkTarget") or "")
-            if not target.startswith("/"):
-                target = os.path.join(split_path_dir_entry(src_path)[0], target)
-            src_path, renamed = rebase_name(src_path, target)
-    found, chunks = fileops.get_archive(api, container, src_path)
-    if dst_path == "-":
-        out = sys.stdout.buffer
-        count = 0
-        for chunk in chunks:
-            out.write(chunk)
-            count += len(chunk)
-        out.flush()
-        return -1
-    is_dir = bool(int(found.get("mode", 0)) & fileops.MODE_DIR)
-    src = CopyInfo(src_path, True, is_dir, renamed)
-    return untar_to_host(chunks, src, dst_path, archive)
-
-
-def _to_container(
-    api: object, container: str, src_path: str, dst_path: str, follow: bool, archive: bool
-) -> int:
-    import os
-
-    from berth.cli.copying import CopyInfo, prepare, source_info, split_path_dir_entry, tar_source
-    from berth.client import fileops
-    from berth.client.api import APIClient
-
-    assert isinstance(api, APIClient)
-    dst = CopyInfo(dst_path)
-    found = fileops.stat_path(api, container, dst_path)
-    if found is not None and int(found.get("mode", 0)) & fileops.MODE_SYMLINK:
-        target = str(found.get("linkTarget") or "")
-        if not target.startswith("/"):
-            target = os.path.join(split_path_dir_entry(dst_path)[0], target)
-        dst.path = target
-        found = fileops.stat_path(api, container, target)
-    if found is not None:
-        mode = int(found.get("mode", 0))
-        dst.exists, dst.is_dir = True, bool(mode & fileops.MODE_DIR)
-    if src_path == "-":
-        if not dst.is_dir:
-            raise CliError(f'destination "{container}:{dst_path}" must be a directory')
-        stdin = sys.stdin.buffer
-        if stdin.isatty():
-            raise CliError("the source is stdin, which is a terminal: pipe a tar archive into it")
-        fileops.put_archive(api, container, dst.path, stdin, copy_uid_gid=archive)
-        return -1
-    src = source_info(os.path.abspath(src_path) + ("/" if src_path.endswith("/") else ""), follow)
-    if src_path.endswith("/.") or src_path == ".":
-        src.path = src.path.rstrip("/") + "/." if not src.path.endswith("/.") else src.path
-    dst_dir, renaming = prepare(src, dst)
-    fileops.put_archive(api, container, dst_dir, tar_source(src, renaming), copy_uid_gid=archive)
-    return _size_of(src.path)
-
-
-def _size_of(path: str) -> int:
-    import contextlib
-    import os
-
-    total = 0
-    if not os.path.isdir(path):
-        return os.lstat(path).st_size
-    for top, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(top, name)).st_size
-    return total
+    copy(state.api(), source, destination, follow=follow_link, archive=archive, quiet=quiet)
 
 
 @click.command("export", cls=DockerCommand, use="[OPTIONS] CONTAINER", min_args=1, max_args=1)
@@ -215,31 +112,19 @@ def commit(
     args: tuple[str, ...],
 ) -> None:
     """Create a new image from a container's changes."""
-    from berth.client import fileops
+    from berth.cli.fileops_run import commit as commit_image
 
-    ref = args[0]
-    repo, tag = _repo_tag(args[1]) if len(args) > 1 else ("", "")
-    image_id = fileops.commit(
+    target = args[1] if len(args) > 1 else None
+    image_id = commit_image(
         state.api(),
-        ref,
-        repo=repo,
-        tag=tag,
-        comment=message,
+        args[0],
+        target,
         author=author,
         changes=changes,
+        message=message,
         pause=pause,
     )
     click.echo(image_id)
-
-
-def _repo_tag(text: str) -> tuple[str, str]:
-    """`REPOSITORY[:TAG]` split (a `:` in a registry's host:port is no tag)."""
-    if "@" in text:
-        raise CliError(f"refusing to create a tag with a digest reference: {text}")
-    repo, sep, tag = text.rpartition(":")
-    if not sep or "/" in tag:
-        return text, ""
-    return repo, tag
 
 
 #: the commands: (command, name), top level and under `container`

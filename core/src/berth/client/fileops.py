@@ -3,14 +3,17 @@ changes, commit (standard library only: the client stays light)."""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO
+import binascii  # not base64, which loads `re`
 
+from berth.client import jsonlite  # not json: `cp` and `commit` have a lean start (fastpath)
 from berth.client.api import APIClient
 from berth.client.errors import DaemonError, ProtocolError
 from berth.client.paths import container_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any, BinaryIO
 
 STAT_HEADER = "x-docker-container-path-stat"
 
@@ -25,7 +28,7 @@ def _path_of(ref: str) -> str:
 
 def _decode_stat(value: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.b64decode(value))
+        data = jsonlite.loads(binascii.a2b_base64(value))
     except ValueError as exc:
         raise ProtocolError(f"the daemon sent a bad path stat: {exc}") from None
     if not isinstance(data, dict):
