@@ -140,8 +140,8 @@ def measure_berth(count: int) -> dict[str, Any]:
             time.sleep(SETTLE_SECONDS)
             monitors: dict[str, list[int]] = {}
             for pid, _ppid, argv in processes():
-                if any(a.endswith("berth/monitor/main.py") for a in argv) and "--id" in argv:
-                    ident = argv[argv.index("--id") + 1]
+                ident = _monitor_of(pid, argv)
+                if ident:
                     monitors.setdefault(ident, []).append(pid)
             per_container = [monitors.get(i, []) for i in ids]
             rss = [sum(kib(p) for p in pids) for pids in per_container]
@@ -158,6 +158,21 @@ def measure_berth(count: int) -> dict[str, Any]:
             }
         finally:
             remove(str(BERTH), ids, env)
+
+
+def _monitor_of(pid: int, argv: list[str]) -> str:
+    """The container a berth monitor process serves ("" for other processes): started as
+    monitor/main.py with `--id`, or forked by the monitor zygote with its stderr on
+    `<exec-root>/containers/<id>/monitor.log`."""
+    if any(a.endswith("berth/monitor/main.py") for a in argv) and "--id" in argv:
+        return argv[argv.index("--id") + 1]
+    if not any(a.endswith("berth/monitor/zygote.py") for a in argv):
+        return ""
+    try:
+        errors = Path(os.readlink(f"/proc/{pid}/fd/2"))
+    except OSError:
+        return ""
+    return errors.parent.name if errors.name == "monitor.log" else ""
 
 
 def _berthd_pid(host: str) -> int:

@@ -19,6 +19,9 @@ placeholders it gives. What a preparation makes, it removes on exit.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -89,10 +92,20 @@ def bench_daemon() -> Iterator[str]:
         "--config-file",
         str(work / "daemon.json"),
     ]
-    # A default bridge of its own: never the one of a berthd already running on this host.
-    (work / "daemon.json").write_text('{"bridge": "berth-bench"}\n')
     process = None
+    slot_lock = -1
     try:
+        # A default bridge and subnet of its own: never those of another berthd running on
+        # this host, a bench daemon of another run included (its stop would remove ours).
+        slot, slot_lock = _network_slot()
+        config = {
+            "bridge": f"berth-bench{slot}",
+            "bip": f"172.{BENCH_SUBNETS.start + slot}.0.1/24",
+            "default-address-pools": [
+                {"base": f"172.{BENCH_SUBNETS.start + slot}.0.0/16", "size": 24}
+            ],
+        }
+        (work / "daemon.json").write_text(json.dumps(config) + "\n")
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
@@ -109,8 +122,30 @@ def bench_daemon() -> Iterator[str]:
     finally:
         if process is not None:
             stop(process)
+        if slot_lock >= 0:
+            os.close(slot_lock)
         if not mounts_under(work):
             shutil.rmtree(work, ignore_errors=True)
+
+
+#: Bench daemons' networks: slot N is bridge berth-benchN on 172.(24+N).0.0/16, held while its
+#: lock file is locked (tests use berth-tN and 10.N.0.0/16).
+BENCH_SUBNETS = range(24, 32)
+BENCH_SLOT_LOCKS = Path(tempfile.gettempdir()) / "berth-bench-network-slots"
+
+
+def _network_slot() -> tuple[int, int]:
+    """A free bench network slot and the fd holding its lock."""
+    BENCH_SLOT_LOCKS.mkdir(exist_ok=True)
+    for slot in range(len(BENCH_SUBNETS)):
+        fd = os.open(BENCH_SLOT_LOCKS / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return slot, fd
+    raise SetupError(f"all {len(BENCH_SUBNETS)} bench network slots are in use")
 
 
 @contextlib.contextmanager

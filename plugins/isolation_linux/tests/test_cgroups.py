@@ -335,3 +335,35 @@ def test_destroy_kills_what_is_left(host_cgroup: Cgroup) -> None:
     assert sleeper.wait(5) == -signal.SIGKILL
     assert time.monotonic() - started < 5
     assert not host_cgroup.exists()
+
+
+@needs_root
+def test_a_new_cpuset_parent_made_by_another_start_is_initialised_too() -> None:
+    """Two starts at once: one made the parent and has not copied the CPUs into it yet; the
+    other's cgroup must still get CPUs and memory nodes (else joining it fails, ENOSPC)."""
+    layout = cgroups.detect()
+    if layout.version != 1 or not any("cpuset" in h.controllers for h in layout.hierarchies):
+        pytest.skip("needs a cgroup v1 cpuset hierarchy")
+    cgroup = Cgroup.plan(layout, f"/berth-unit-{uuid.uuid4().hex[:8]}/c1")
+    cpuset = cgroup.dir("cpuset")
+    assert cpuset is not None
+    parent = os.path.dirname(cpuset)
+    os.mkdir(parent)  # as the other start did, stopped before its own _init_new
+    try:
+        assert Path(parent, "cpuset.cpus").read_text().strip() == ""
+        cgroup.create({})
+        sleeper = subprocess.Popen(["sleep", "60"])
+        try:
+            cgroup.join(sleeper.pid)
+            assert cgroup.pids() == [sleeper.pid]
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            assert Path(cpuset, name).read_text().strip()
+            assert Path(parent, name).read_text().strip()
+    finally:
+        cgroup.destroy()
+        if os.path.isdir(parent):
+            os.rmdir(parent)
+    assert not cgroup.exists()

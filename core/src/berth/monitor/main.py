@@ -18,6 +18,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.monitor.options import Options
+
 
 def _berth_root() -> str:
     """The directory that holds the ``berth`` package this file belongs to."""
@@ -53,6 +57,12 @@ def main(argv: list[str]) -> int:
         opts.ready_fd = -1  # nobody is waiting for the answer
     if os.fork():
         os._exit(0)  # the daemon waits for this one; the monitor goes on alone
+    return serve(opts)
+
+
+def serve(opts: Options) -> int:
+    """The monitor proper, in its own process (forked from the command above, or from the
+    zygote, :mod:`berth.monitor.zygote`): create the container, answer, serve until done."""
     os.setsid()
     os.chdir("/")
 

@@ -133,6 +133,23 @@ def _write(path: str, value: str) -> None:
         os.close(fd)
 
 
+def _inherit_cpuset(path: str, name: str) -> str:
+    """A v1 cpuset cgroup's ``name`` (``cpuset.cpus``, ``cpuset.mems``), copied from the nearest
+    ancestor that has one when empty, and written on the way down: a parent that another
+    container's start made an instant ago may not have its own yet (then joining fails with
+    ENOSPC, "No space left on device")."""
+    value = _read(os.path.join(path, name)).strip()
+    if value:
+        return value
+    parent = os.path.dirname(path)
+    if parent == path or not os.path.exists(os.path.join(parent, name)):
+        return value  # the hierarchy's root
+    value = _inherit_cpuset(parent, name)
+    if value:
+        _write(os.path.join(path, name), value)
+    return value
+
+
 def _keyed(text: str) -> dict[str, int]:
     """``key value`` lines → a mapping (values that are not integers are left out)."""
     out: dict[str, int] = {}
@@ -265,8 +282,7 @@ class Cgroup:
             # cpuset: a new cgroup starts with no CPUs and no memory nodes
             if os.path.exists(os.path.join(path, "cpuset.cpus")):
                 for name in ("cpuset.cpus", "cpuset.mems"):
-                    if not _read(os.path.join(path, name)).strip():
-                        _write(os.path.join(path, name), _read(os.path.join(parent, name)).strip())
+                    _inherit_cpuset(path, name)
         else:
             self._enable_controllers(parent)
 

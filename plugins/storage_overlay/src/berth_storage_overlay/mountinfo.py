@@ -42,9 +42,28 @@ def mounts() -> list[MountEntry]:
     return parse(MOUNTINFO.read_text(encoding="utf-8", errors="surrogateescape"))
 
 
-def mounted_under(root: Path) -> list[MountEntry]:
-    """Mounts at or below ``root`` (an absolute, resolved path), innermost last, as listed."""
-    return [m for m in mounts() if m.mount_point == root or m.mount_point.is_relative_to(root)]
+def escape(path: str) -> str:
+    """A path as mountinfo writes it (the inverse of :func:`unescape`)."""
+    for char in "\\ \t\n":  # backslash first
+        path = path.replace(char, f"\\{ord(char):03o}")
+    return path
+
+
+def mounted_under(root: Path, text: str | None = None) -> list[MountEntry]:
+    """Mounts at or below ``root`` (an absolute, resolved path), innermost last, as listed.
+
+    Called on every container removal: the lines are picked by their escaped mount point
+    (escaping keeps prefixes) before any is parsed, not by a Path per mount of the host."""
+    if text is None:
+        text = MOUNTINFO.read_text(encoding="utf-8", errors="surrogateescape")
+    exact = escape(str(root))
+    inside = exact.rstrip("/") + "/"
+    picked: list[str] = []
+    for line in text.splitlines():
+        fields = line.split(" ", 5)
+        if len(fields) > 4 and (fields[4] == exact or fields[4].startswith(inside)):
+            picked.append(line)
+    return parse("\n".join(picked))
 
 
 def is_mount_point(path: Path) -> bool:

@@ -244,9 +244,12 @@ class HealthChecks:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    def stop_all(self) -> None:
+    def stop_all(self) -> list[asyncio.Task[None]]:
+        """End every probing task (the daemon stops); the tasks, to wait for."""
+        tasks = list(self._tasks.values())
         for container_id in list(self._tasks):
             self.stop(container_id)
+        return tasks
 
     @property
     def watching(self) -> frozenset[str]:

@@ -1513,7 +1513,7 @@ class ContainerService:
     async def shutdown(self) -> None:
         """At daemon stop: containers keep running; stop watching them."""
         self._shutting_down = True
-        self.health.stop_all()
+        probes = self.health.stop_all()
         for live in self._live.values():
             live.cancel_restart_task()
             for attachment in list(live.attachments):
@@ -1521,9 +1521,11 @@ class ContainerService:
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
+        tasks += [t for t in probes if not t.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=5)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.supervisor.zygote.close()  # the monitors it started go on
 
 
 class _Discard:

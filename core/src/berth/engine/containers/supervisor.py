@@ -28,6 +28,7 @@ from typing import Any
 
 import berth.monitor
 from berth.engine.containers.attach import MonitorStream
+from berth.engine.containers.zygote import MonitorZygote, is_monitor_of
 from berth.engine.errors import BerthError
 from berth.monitor.options import Options
 from berth.monitor.system import socket_address
@@ -267,6 +268,7 @@ class Supervisor:
         self.python = python
         self.main = Path(berth.monitor.__file__).parent / "main.py"
         self._children: set[subprocess.Popen[bytes]] = set()
+        self.zygote = MonitorZygote(python, exec_root / "zygote.log", log)
 
     def state_dir(self, container_id: str) -> Path:
         return self.root / container_id
@@ -315,28 +317,35 @@ class Supervisor:
             ready_fd=write_fd,
         )
         argv = [self.python, "-I", "-S", str(self.main), *options.to_argv()]
+        process: subprocess.Popen[bytes] | None = None
         try:
             with open(state_dir / MONITOR_LOG, "ab") as errors:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=errors,
-                    pass_fds=(write_fd,),
-                    close_fds=True,
-                    cwd=state_dir,
+                forked = self.zygote.spawn(  # berth.monitor.zygote; else a new interpreter
+                    options.to_argv(), write_fd, errors.fileno(), options.paths, launcher
                 )
+                if not forked:
+                    process = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=errors,
+                        pass_fds=(write_fd,),
+                        close_fds=True,
+                        cwd=state_dir,
+                    )
         except OSError as exc:
             os.close(read_fd)
             raise MonitorError(f"cannot start the monitor of {container_id[:12]}: {exc}") from None
         finally:
             os.close(write_fd)
-        self._reap_later(process)
+        if process is not None:
+            self._reap_later(process)
         try:
             line = await asyncio.wait_for(self._read_line(read_fd), READY_TIMEOUT)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
             raise MonitorError(
                 f"the monitor of {container_id[:12]} did not get ready within {READY_TIMEOUT:.0f} s"
             ) from None
@@ -440,11 +449,7 @@ class Supervisor:
                 pid = int((state_dir / MONITOR_PID).read_text().strip())
         if pid <= 0:
             return False
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        if str(self.main).encode() not in argv or os.fsencode(str(state_dir)) not in argv:
+        if not is_monitor_of(pid, state_dir, self.main, MONITOR_LOG):
             return False
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
