@@ -391,3 +391,39 @@ def test_the_lean_entry_point_behaves_as_the_full_cli(daemon: Daemon, tmp_path: 
         assert steps(lean.stdout) == steps(full.stdout), args
         assert lean.stderr == full.stderr, args
     berth_ok(daemon, "rmi", "lean-test")
+
+
+#: What a cached `berth build -q -t NAME:TAG DIR` must not load (each costs start-up time that
+#: a fully cached rebuild, ~30 ms in all, cannot spare): the client stays on C modules.
+HEAVY_MODULES = {"re", "typing", "json", "contextlib", "threading", "enum", "collections"}
+
+
+def _imported(argv: list[str], env: dict[str, str]) -> tuple[set[str], str]:
+    """The modules a Python command imports (-X importtime) and its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv], env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    names = {
+        line.rpartition("|")[2].strip()
+        for line in done.stderr.decode().splitlines()
+        if line.startswith("import time:")
+    }
+    return names, done.stdout.decode()
+
+
+def test_a_cached_build_loads_no_heavy_modules(daemon: Daemon, tmp_path: Path) -> None:
+    """The lean path of `berth build` (the `berth` script's) sends the context and reads the
+    answer with C modules only: no `re` (tag check, .dockerignore), typing, json, threading."""
+    context = write(
+        tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY a.txt /a.txt\n", "a.txt": "a\n"}
+    )
+    args = ["build", "-q", "--network", "none", "-t", "lean-imports/app:1.0", str(context)]
+    build_ok(daemon, *args[1:])  # the cache the measured run finds
+    env = {**daemon.env, "BERTH_HOST": daemon.host}
+    script = "import sys; from berth.cli.fastpath import main; sys.argv[0] = 'berth'; main()"
+    baseline, _ = _imported(["-c", "pass"], env)  # what this interpreter loads anyway
+    names, out = _imported(["-c", script, *args], env)
+    assert out.startswith("sha256:")
+    assert (names - baseline) & HEAVY_MODULES == set()
+    berth_ok(daemon, "rmi", "lean-imports/app:1.0")

@@ -19,8 +19,13 @@ The client keeps the Dockerfile and ``.dockerignore`` in the context even when t
 from __future__ import annotations
 
 import posixpath
-import re
-from collections.abc import Iterable, Sequence
+
+# Kept off the client's start-up path (`re` and typing cost a `berth build` milliseconds):
+# `re` is imported only to compile patterns, and only when there are some.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterable, Sequence
 
 
 class DockerignoreError(ValueError):
@@ -134,6 +139,8 @@ class _Matcher:
 
 
 def _compile(pattern: str) -> _Matcher:
+    import re
+
     _check_syntax(pattern)
     out = ["^"]
     kind = "exact"
@@ -232,6 +239,8 @@ def _class_end(pattern: str, start: int) -> int:
 
 def _char_class(body: str) -> str:
     """A checked ``[...]`` body (``^`` negates, ``a-z`` ranges, ``\\`` escapes) as a regex class."""
+    import re
+
     negate = body.startswith("^")
     if negate:
         body = body[1:]

@@ -106,6 +106,10 @@ def _json(value: object) -> str:
 
 
 def _check_tag(tag: str) -> None:
+    from berth.client.plainref import is_plain_valid
+
+    if is_plain_valid(tag):
+        return  # the common case, without compiling the full grammar
     from berth.client.reference import ReferenceError, parse_normalized
 
     try:

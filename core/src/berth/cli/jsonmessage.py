@@ -10,10 +10,14 @@ display with that error, which the command reports as its one line, exit status 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 from berth.cli.errors import CliError
+
+# typing stays off the lean commands' start-up path (`berth build`: berth.cli.buildrun)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any
 
 BAR_MIN_WIDTH = 110  # docker draws the bar only on terminals wider than this
 
@@ -83,7 +87,7 @@ def _int(value: Any) -> int:
 def error_of(message: Mapping[str, Any]) -> str | None:
     """The error a message carries (docker reads `errorDetail`; `error` alone counts too)."""
     detail = message.get("errorDetail")
-    if isinstance(detail, Mapping) and detail.get("message"):
+    if isinstance(detail, dict) and detail.get("message"):
         return str(detail["message"])
     if message.get("error"):
         return str(message["error"])
@@ -106,7 +110,7 @@ def display(
         if message.get("aux") is not None:
             continue
         ident = str(message.get("id") or "")
-        has_progress = isinstance(message.get("progressDetail"), Mapping)
+        has_progress = isinstance(message.get("progressDetail"), dict)
         diff = 0
         if ident and (has_progress or message.get("progress")):
             line = lines.get(ident)
@@ -129,7 +133,7 @@ def _line(
     message: Mapping[str, Any], ident: str, has_progress: bool, terminal: bool, width: int
 ) -> str:
     detail = message.get("progressDetail") if has_progress else None
-    progress = progress_text(detail, width) if isinstance(detail, Mapping) else ""
+    progress = progress_text(detail, width) if isinstance(detail, dict) else ""
     stream = str(message.get("stream") or "")
     status = str(message.get("status") or "")
     out = ""

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, BinaryIO
-
-from berth.client.api import APIClient, Query
 from berth.client.errors import ProtocolError
-from berth.client.system import encode_filters
 
-JSONObject = dict[str, Any]
+# typing (and system's json) stay off the start-up path of `berth build` (berth.cli.buildrun)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+    from typing import Any, BinaryIO
+
+    from berth.client.api import APIClient, Query
+
+    JSONObject = dict[str, Any]
 
 
 def build_image(api: APIClient, context: BinaryIO, query: Query) -> Iterator[JSONObject]:
@@ -25,6 +28,8 @@ def prune_build_cache(
     api: APIClient, *, all_: bool, filters: Mapping[str, Sequence[str]], keep_storage: int
 ) -> JSONObject:
     """`POST /build/prune`: {"CachesDeleted": [...], "SpaceReclaimed": N}."""
+    from berth.client.system import encode_filters
+
     query: dict[str, str | int | bool | None] = {
         "all": True if all_ else None,
         "keep-storage": keep_storage or None,

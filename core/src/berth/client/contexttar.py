@@ -19,10 +19,14 @@ from __future__ import annotations
 import io
 import os
 import stat
-from collections.abc import Iterator
-from typing import BinaryIO, cast
 
 from berth.dockerignore import DockerignoreError, Matcher, keep_build_files, read_patterns
+
+# typing stays off the client's start-up path (see berth.client.transport)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 _BLOCK = 512
@@ -72,19 +76,17 @@ def from_directory(
         raise ContextError(f"error checking context: .dockerignore: {exc}") from None
     entries = list(_walk(root, matcher))
     blocks = _tar_blocks(entries, extra, name_extra_in_dockerignore=True)
-    return BuildContext(cast(BinaryIO, _GeneratedStream(blocks)), relative)
+    return BuildContext(_binary(_GeneratedStream(blocks)), relative)
 
 
 def from_stdin(stdin: BinaryIO, dockerfile: str | None = None) -> BuildContext:
     """The context read from stdin: a tar (any compression) as is, or a lone Dockerfile."""
     head = _read_up_to(stdin, _BLOCK)
     if _is_archive(head):
-        return BuildContext(
-            cast(BinaryIO, _Prefixed(head, stdin)), dockerfile or DEFAULT_DOCKERFILE
-        )
+        return BuildContext(_binary(_Prefixed(head, stdin)), dockerfile or DEFAULT_DOCKERFILE)
     text = head + _read_limited(stdin, _MAX_DOCKERFILE - len(head), "the Dockerfile on stdin")
     blocks = _tar_blocks([], (DEFAULT_DOCKERFILE, text), name_extra_in_dockerignore=False)
-    return BuildContext(cast(BinaryIO, _GeneratedStream(blocks)), DEFAULT_DOCKERFILE)
+    return BuildContext(_binary(_GeneratedStream(blocks)), DEFAULT_DOCKERFILE)
 
 
 def read_dockerfile_stdin(stdin: BinaryIO) -> bytes:
@@ -396,6 +398,11 @@ class _Prefixed(io.RawIOBase):
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def _binary(stream: io.RawIOBase) -> BinaryIO:
+    """A raw stream where a binary file is expected (what `typing.cast` says, without typing)."""
+    return stream  # type: ignore[return-value]
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:

@@ -8,7 +8,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path | str, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path | str, data: bytes, mode: int = 0o644, sync_dir: bool = True) -> None:
+    """``sync_dir=False`` when the file replaces one whose name is already durable and either
+    version is fine after a crash (the directory's fsync only makes the new one certain)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -23,6 +25,8 @@ def write_atomic(path: Path | str, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not sync_dir:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)

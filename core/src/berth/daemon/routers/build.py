@@ -147,6 +147,7 @@ def _error(message: str, code: int = 0) -> bytes:
 def build_router(engine: Engine) -> Router:
     router = Router()
     services: list[BuildService] = []
+    cleanups: set[asyncio.Future[None]] = set()  # contexts being removed (kept referenced)
 
     def pull(name: str, platform: Platform | None, emit: Callable[[dict[str, Any]], None]) -> None:
         distribution_service(engine).pull(name, "", platform, {}, emit)
@@ -214,7 +215,10 @@ def build_router(engine: Engine) -> Router:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-            await asyncio.to_thread(context.close)
+            # the unpacked context goes after the answer has ended: the client need not wait
+            closing = asyncio.ensure_future(asyncio.to_thread(context.close))
+            cleanups.add(closing)
+            closing.add_done_callback(cleanups.discard)
 
     async def prune(request: Request) -> Response:
         builds = service()

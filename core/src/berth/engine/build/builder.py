@@ -40,6 +40,7 @@ from berth.engine.build.runner import RunRequest, create_container, run_containe
 from berth.engine.build.state import (
     StageState,
     encode,
+    known_state_of,
     layer_blobs_of,
     new_image_doc,
     scratch_state,
@@ -159,7 +160,8 @@ class Build:
         try:
             return await self._run()
         finally:
-            await asyncio.to_thread(self._finish)
+            if self.new_keys or self.held:  # nothing to do after a fully cached build
+                await asyncio.to_thread(self._finish)
 
     def _finish(self) -> None:
         if self.new_keys:
@@ -169,8 +171,7 @@ class Build:
                 self.images.layers.release(chain, self.lease)
 
     async def _run(self) -> str:
-        text, name = await asyncio.to_thread(self.context.read_dockerfile, self.options.dockerfile)
-        await asyncio.to_thread(self.context.hide_build_files)
+        text, name = await asyncio.to_thread(self._read_dockerfile)
         try:
             dockerfile = parse_dockerfile(text, name)
         except BuildfileError as exc:
@@ -208,6 +209,12 @@ class Build:
         if self.options.quiet:
             await self._emit({"stream": image_id + "\n"})
         return image_id
+
+    def _read_dockerfile(self) -> tuple[str, str]:
+        """The Dockerfile (its text and name), then the build files hidden from COPY."""
+        text, name = self.context.read_dockerfile(self.options.dockerfile)
+        self.context.hide_build_files()
+        return text, name
 
     def _global_args(self, dockerfile: Dockerfile) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -330,8 +337,15 @@ class Build:
             return await asyncio.to_thread(state_of, self.images, image)
         if base.lower() == "scratch":
             return scratch_state(self.platform)
+        if not self.options.pull:
+            with contextlib.suppress(ImageNotFound):  # not here: pulled below
+                return await asyncio.to_thread(self._local_state, base)
         image = await self._image(base)
         return await asyncio.to_thread(state_of, self.images, image)
+
+    def _local_state(self, name: str) -> StageState:
+        """A local base image's state, found and read in one trip to a worker thread."""
+        return state_of(self.images, self.images.resolve(name))
 
     def _check_platform(self, text: str) -> None:
         if not text.startswith("linux") and not text.startswith("$"):
@@ -444,7 +458,9 @@ class Build:
         if image is None:
             return False
         await self.say(" ---> Using cache\n")
-        new = await asyncio.to_thread(state_of, self.images, image)
+        new = known_state_of(image)
+        if new is None:
+            new = await asyncio.to_thread(state_of, self.images, image)
         state.image_id, state.doc = new.image_id, new.doc
         state.layer_blobs, state.top_chain = new.layer_blobs, new.top_chain
         await self.say(f" ---> {short(state.image_id)}\n")
@@ -627,19 +643,15 @@ class Build:
         chown = flags.get("chown", "")
         with contextlib.ExitStack() as stack:
             root, what = await self._source_root(dockerfile, stage, flags.get("from", ""), stack)
-            scratch = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(dir=self.context.root.parent))
-            )
-            try:
-                sources = await asyncio.to_thread(
-                    self._sources,
-                    root,
-                    what,
-                    sources_text,
-                    is_add and root == self.context.root,
-                    scratch,
+            scratch: Path | None = None
+            if is_add and root == self.context.root:  # where ADD downloads and unpacks
+                scratch = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(dir=self.context.root.parent))
                 )
-                digest = await asyncio.to_thread(copier.checksum, sources)
+            try:
+                sources, digest = await asyncio.to_thread(
+                    self._checked_sources, root, what, sources_text, scratch
+                )
             except (BerthError, LayerError, OSError) as exc:
                 raise _copy_failed(instruction, exc) from None
             kind = "multi" if len(sources) > 1 else ("dir" if sources[0].is_dir else "file")
@@ -683,16 +695,26 @@ class Build:
             )
         return root
 
+    def _checked_sources(
+        self, root: Path, what: str, patterns: list[str], scratch: Path | None
+    ) -> tuple[list[copier.Source], str]:
+        """The sources and their checksum (one trip to a worker thread: a cached step's
+        cost is mostly such trips)."""
+        sources = self._sources(root, what, patterns, scratch)
+        return sources, copier.checksum(sources)
+
     def _sources(
-        self, root: Path, what: str, patterns: list[str], add: bool, scratch: Path
+        self, root: Path, what: str, patterns: list[str], scratch: Path | None
     ) -> list[copier.Source]:
+        """What the patterns name; ``scratch`` is given for a local ADD (its URLs and
+        archives are fetched and unpacked there)."""
         found: list[copier.Source] = []
         for pattern in patterns:
-            if add and addsources.is_url(pattern):
+            if scratch is not None and addsources.is_url(pattern):
                 found.append(addsources.download(pattern, scratch))
                 continue
             for source in copier.find_sources(root, pattern, what):
-                if add and not source.is_dir:
+                if scratch is not None and not source.is_dir:
                     extracted = addsources.extract_archive(source, scratch)
                     if extracted is not None:
                         found.append(extracted)

@@ -63,12 +63,31 @@ def scratch_state(platform: Platform) -> StageState:
 
 def state_of(images: ImageService, image: Image) -> StageState:
     """The state a stage starts with from an image (PATH added when the image has none)."""
+    return _state(image, layer_blobs_of(images, image))
+
+
+def known_state_of(image: Image) -> StageState | None:
+    """`state_of` without reading anything (None when its manifest has not been read yet):
+    a cached step's state, made on the event loop rather than in a worker thread."""
+    if not image.config.diff_ids:
+        return _state(image, [])
+    known = _LAYER_BLOBS.get(image.manifest.digest) if image.manifest is not None else None
+    return _state(image, list(known)) if known is not None else None
+
+
+def _state(image: Image, layer_blobs: list[str]) -> StageState:
     doc = copy.deepcopy(image.config.doc)
-    state = StageState(image.id, doc, layer_blobs_of(images, image), image.config.top_chain_id)
+    state = StageState(image.id, doc, layer_blobs, image.config.top_chain_id)
     config = state.config
     if "PATH" not in env_map(config):
         config["Env"] = [*list(config.get("Env") or []), DEFAULT_PATH]
     return state
+
+
+#: Layer blobs by manifest digest: a manifest never changes, and each cached step of a
+#: rebuild would read and parse its image's manifest again.
+_LAYER_BLOBS: dict[str, list[str]] = {}
+_LAYER_BLOBS_KEPT = 1024
 
 
 def layer_blobs_of(images: ImageService, image: Image) -> list[str]:
@@ -77,10 +96,17 @@ def layer_blobs_of(images: ImageService, image: Image) -> list[str]:
     descriptor = image.manifest
     if descriptor is None:
         raise InvalidContent(f"image {image.id} has no manifest: it cannot be built upon")
+    known = _LAYER_BLOBS.get(descriptor.digest)
+    if known is not None:
+        return list(known)
     doc = manifests.parse(images.blobs.read(descriptor.digest), descriptor.media_type)
     if not isinstance(doc, Manifest):
         raise InvalidContent(f"image {image.id} has no single-platform manifest")
-    return [layer.digest for layer in doc.layers]
+    blobs = [layer.digest for layer in doc.layers]
+    if len(_LAYER_BLOBS) >= _LAYER_BLOBS_KEPT:
+        _LAYER_BLOBS.clear()
+    _LAYER_BLOBS[descriptor.digest] = blobs
+    return list(blobs)
 
 
 def new_image_doc(state: StageState, created_by: str | None, diff_id: str | None) -> dict[str, Any]:

@@ -385,7 +385,7 @@ class ImageService:
     def _tag(self, image: Image, ref: Reference, pending: _Pending) -> str | None:
         old = self.repos.add(ref, image.id)
         image.last_tag_time = format_time()
-        self.images.save(image)
+        self.images.save(image, stored=True)  # only LastTagTime changes: a rebuild's cost
         self._event(pending, "tag", image.id, ref.familiar)
         return old
 

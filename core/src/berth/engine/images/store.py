@@ -85,8 +85,11 @@ class ImageStore:
                 continue
             self.images[image_id] = image
 
-    def save(self, image: Image) -> None:
-        write_atomic(self._path(image.id), json.dumps(image.metadata()).encode())
+    def save(self, image: Image, stored: bool = False) -> None:
+        """``stored``: the image was saved before, and losing this update to a crash is
+        harmless (old metadata stays valid), so the directory is not fsynced again."""
+        data = json.dumps(image.metadata()).encode()
+        write_atomic(self._path(image.id), data, sync_dir=not stored)
         self.images[image.id] = image
 
     def delete(self, image_id: str) -> None:

@@ -1,0 +1,70 @@
+"""The quick reference check of `berth build -t`: never accepts what Docker's grammar refuses."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from berth.client.plainref import is_plain_valid
+from berth.client.reference import ReferenceError, parse_normalized
+
+
+def docker_accepts(text: str) -> bool:
+    try:
+        parse_normalized(text)
+    except ReferenceError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "app",
+        "me/app:1.0",
+        "registry:5000/team/app:latest",
+        "localhost/app",
+        "localhost:5000/a:b",
+        "Host.example/app",
+        "a__b/c-d--e.f:V_1.2-x",
+        "docker.io/library/busybox",
+        "x:" + "t" * 128,
+    ],
+)
+def test_common_references_pass_without_the_full_parser(text: str) -> None:
+    assert is_plain_valid(text)
+    assert docker_accepts(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "App",
+        "a___b",
+        "a._b",
+        "-a",
+        "a-",
+        "a:",
+        "a:.b",
+        "a:b:c",
+        "x:" + "t" * 129,
+        "host:/x",
+        "host:5x/x",
+        "host./x",
+        "0" * 64,
+        "a" * 300,
+        "busybox@sha256:" + "0" * 64,  # valid, but digests are left to the full parser
+    ],
+)
+def test_anything_else_goes_to_the_full_parser(text: str) -> None:
+    assert not is_plain_valid(text)
+
+
+def test_random_text_is_never_accepted_wrongly() -> None:
+    chooser = random.Random(7)
+    alphabet = "abAZ09._-:/@"
+    for _ in range(20000):
+        text = "".join(chooser.choice(alphabet) for _ in range(chooser.randint(1, 12)))
+        if is_plain_valid(text):
+            assert docker_accepts(text), text
