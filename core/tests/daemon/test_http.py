@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 import struct
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from berth.daemon.api import Api, Router
+from berth.daemon.bodyreader import body_file
 from berth.daemon.http import (
     Connection,
     HijackResponse,
@@ -75,12 +77,28 @@ class Server:
         async def boom(request: Request) -> Response:
             raise ValueError("kaboom")
 
+        async def early(request: Request) -> Response:
+            return Response.json({"message": "no such thing"}, 404)  # body left unread
+
+        async def sha(request: Request) -> Response:
+            body = body_file(request.stream())
+
+            def digest() -> str:
+                h = hashlib.sha256()
+                while data := body.read(50_000):
+                    h.update(data)
+                return h.hexdigest()
+
+            return Response.json({"sha256": await asyncio.to_thread(digest)})
+
         router.add("GET", "/hello/{name}", hello)
         router.add("POST", "/echo", echo)
         router.add("GET", "/count", count)
         router.add("GET", "/forever", forever)
         router.add("POST", "/upper", upper)
         router.add("GET", "/boom", boom)
+        router.add("PUT", "/early", early)
+        router.add("PUT", "/sha", sha)
         router.add("GET", "/images/{name:path}/json", hello)
         api = Api(_NullLog())
         api.mount(router)
@@ -254,3 +272,143 @@ def test_handler_bug_is_a_500_one_liner(server: Server) -> None:
         head, body = read_response(conn)
     assert head.startswith(b"HTTP/1.1 500")
     assert json.loads(body) == {"message": "internal error in berthd: ValueError: kaboom"}
+
+
+def chunked(data: bytes, size: int) -> bytes:
+    framed = b"".join(
+        b"%x\r\n" % len(data[i : i + size]) + data[i : i + size] + b"\r\n"
+        for i in range(0, len(data), size)
+    )
+    return framed + b"0\r\n\r\n"
+
+
+def read_all(conn: socket.socket) -> bytes:
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data
+
+
+def test_chunked_upload_to_a_worker_thread_then_keep_alive(server: Server) -> None:
+    payload = bytes(range(256)) * 4000  # ~1 MB in the docker CLI's 32 KiB chunks
+    with connect(server) as conn:
+        for data, size in ((payload, 32 * 1024), (payload, 1 << 20), (payload[:20_000], 7)):
+            head = b"PUT /sha HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            conn.sendall(head + chunked(data, size))
+            _, body = read_response(conn)
+            assert json.loads(body) == {"sha256": hashlib.sha256(data).hexdigest()}
+        head = b"PUT /sha HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(payload)
+        conn.sendall(head + payload)
+        _, body = read_response(conn)
+        assert json.loads(body) == {"sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def test_chunked_body_with_trailers_and_pipelined_requests(server: Server) -> None:
+    with connect(server) as conn:
+        conn.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-Checksum: 1\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz"
+            b"GET /hello/z HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        data = read_all(conn)
+    bodies = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        bodies.append(rest[:length])
+        data = rest[length:]
+    assert bodies[:2] == [b"abcde", b"xyz"]
+    assert json.loads(bodies[2])["hello"] == "z"
+    assert len(bodies) == 3
+
+
+def test_early_answer_then_the_body_is_skipped_and_keep_alive_holds(server: Server) -> None:
+    with connect(server) as conn:
+        head = b"PUT /early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.sendall(head + chunked(b"z" * 3_000_000, 32 * 1024))
+        head, _ = read_response(conn)
+        assert head.startswith(b"HTTP/1.1 404")
+        conn.sendall(b"GET /hello/after HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert json.loads(read_response(conn)[1])["hello"] == "after"
+
+
+@pytest.mark.parametrize(
+    ("framed", "message"),
+    [
+        (b"zz\r\nhello\r\n0\r\n\r\n", "invalid chunk size 'zz'"),
+        (b"10000000000000000\r\nhello\r\n", "invalid chunk size"),  # over 64 bits
+        (b"5\r\nhelloXY0\r\n\r\n", "chunk data not followed by CRLF"),
+        (b"5;" + b"e" * 5000 + b"\r\nhello\r\n0\r\n\r\n", "chunk head longer than"),
+    ],
+)
+def test_malformed_chunked_body_is_a_400_then_close(
+    server: Server, framed: bytes, message: str
+) -> None:
+    with connect(server) as conn:
+        conn.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + framed
+            + b"GET /hello/never HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        data = read_all(conn)  # the connection closes: the next request is not served
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert message in json.loads(body)["message"]
+    assert b"never" not in data
+
+
+def test_malformed_body_nobody_reads_closes_the_connection(server: Server) -> None:
+    with connect(server) as conn:
+        conn.sendall(b"PUT /early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nq\r\n")
+        data = read_all(conn)
+    assert data.startswith(b"HTTP/1.1 404")
+
+
+def test_client_gone_mid_body_then_the_server_still_serves(server: Server) -> None:
+    conn = connect(server)
+    conn.sendall(b"PUT /sha HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    conn.sendall(b"8000\r\n" + b"a" * 1000)
+    conn.shutdown(socket.SHUT_WR)
+    data = read_all(conn)
+    conn.close()
+    assert data.startswith(b"HTTP/1.1 400")
+    assert b"ended early" in data
+    with connect(server) as conn:
+        conn.sendall(b"GET /hello/still HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert json.loads(read_response(conn)[1])["hello"] == "still"
+
+
+def test_connection_close_and_http10_requests_close_after_the_body(server: Server) -> None:
+    for head in (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"POST /echo HTTP/1.0\r\nContent-Length: 2\r\n\r\nok",
+    ):
+        with connect(server) as conn:
+            conn.sendall(head)
+            data = read_all(conn)  # ends: the server closed the connection
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\nok")
+
+
+def test_oversized_request_head_is_a_431(server: Server) -> None:
+    with connect(server) as conn:
+        conn.sendall(b"GET /hello/a HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n")
+        data = read_all(conn)
+    assert data.startswith(b"HTTP/1.1 431")
+
+
+def test_hijack_after_a_request_body_like_exec_start(server: Server) -> None:
+    with connect(server) as conn:
+        body = b'{"Detach":false,"Tty":false}'
+        conn.sendall(
+            b"POST /upper HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body)
+            + body
+            + b"stdin"
+        )
+        conn.shutdown(socket.SHUT_WR)
+        data = read_all(conn)
+    assert data.startswith(b"HTTP/1.1 101 UPGRADED\r\n")
+    assert data.endswith(struct.pack(">BxxxL", 1, 5) + b"STDIN")

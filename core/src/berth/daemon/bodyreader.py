@@ -1,13 +1,14 @@
 """A blocking file object over a request's streamed body, for work done in a worker thread.
 
 The worker reads; each read that needs more bytes asks the event loop for the body's next
-chunk, so at most one chunk is buffered and a large upload is never held in memory.
+pieces (up to BUFFER bytes of them), so a large upload is never held in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,16 +23,18 @@ class BodyReader(io.RawIOBase):
         self._chunks = chunks.__aiter__()
         self._loop = loop
         self._pending = memoryview(b"")
+        self._queued: deque[bytes] = deque()
         self._eof = False
         self.count = 0
 
     def readable(self) -> bool:
         return True
 
-    async def _next(self) -> bytes | None:
-        """The body's next chunks, up to BUFFER bytes of them at once: a client sending small
+    async def _next(self) -> list[bytes]:
+        """The body's next pieces, up to BUFFER bytes of them at once: a client sending small
         chunks (the docker CLI's are 32 KiB) costs one hand-over to the worker per BUFFER,
-        not one per chunk. None at the end."""
+        not one per chunk. Kept apart, not joined: joining would copy every byte once more.
+        Empty at the end."""
         parts: list[bytes] = []
         size = 0
         while size < BUFFER:
@@ -39,23 +42,25 @@ class BodyReader(io.RawIOBase):
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
                 break
-            parts.append(chunk)
-            size += len(chunk)
-        return b"".join(parts) if parts else None
+            if chunk:
+                parts.append(chunk)
+                size += len(chunk)
+        return parts
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending and not self._eof:
+            if self._queued:
+                self._pending = memoryview(self._queued.popleft())
+                break
             future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
             try:
-                chunk = future.result()
+                parts = future.result()
             except Exception as exc:
                 raise BadParameter(
                     f"the request body could not be read to its end: {exc or type(exc).__name__}"
                 ) from None
-            if chunk is None:
-                self._eof = True
-            else:
-                self._pending = memoryview(chunk)
+            self._queued.extend(parts)
+            self._eof = not parts
         view = memoryview(buffer).cast("B")
         n = min(len(view), len(self._pending))
         view[:n] = self._pending[:n]

@@ -20,12 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
+from berth.daemon.requestbody import BodyError, RequestBody, StreamInput
 from berth.engine.errors import BadParameter
 
 READ_SIZE = 65536
-#: Requests (and their bodies: uploads of image archives) are read in pieces this large: each
-#: piece is one trip through h11 and, for a streamed body, one hand-over to a worker thread.
-REQUEST_READ_SIZE = 1 << 20
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BUFFERED_BODY = 64 * 1024 * 1024  # `body()` refuses more: stream it with `stream()`
 
@@ -33,11 +31,7 @@ MAX_BUFFERED_BODY = 64 * 1024 * 1024  # `body()` refuses more: stream it with `s
 class Request:
     """One request; its body is read on demand, so handlers can stream large uploads."""
 
-    def __init__(
-        self,
-        event: h11.Request,
-        next_body_event: Callable[[], Awaitable[h11.Data | h11.EndOfMessage]],
-    ) -> None:
+    def __init__(self, event: h11.Request, body: RequestBody) -> None:
         self.method = event.method.decode("ascii").upper()
         self.target = event.target.decode("latin-1")
         split = urlsplit(self.target)
@@ -48,12 +42,11 @@ class Request:
         }
         self.api_version = ""
         self.params: dict[str, str] = {}
-        self._next_body_event = next_body_event
-        self._body_done = False
+        self._body = body
 
     @property
     def body_done(self) -> bool:
-        return self._body_done
+        return self._body.done
 
     @property
     def wants_upgrade(self) -> bool:
@@ -106,12 +99,9 @@ class Request:
     # --- body -----------------------------------------------------------------------------
 
     async def stream(self) -> AsyncIterator[bytes]:
-        while not self._body_done:
-            event = await self._next_body_event()
-            if isinstance(event, h11.EndOfMessage):
-                self._body_done = True
-                return
-            yield bytes(event.data)
+        """The body in pieces as they arrive (at most 1 MiB each, never across a chunk)."""
+        while (piece := await self._body.next_piece()) is not None:
+            yield piece
 
     async def body(self, limit: int = MAX_BUFFERED_BODY) -> bytes:
         parts, size = [], 0
@@ -219,7 +209,13 @@ def _reason(status: int) -> bytes:
 
 
 class Connection:
-    """Serves the requests of one client connection, one after another (keep-alive)."""
+    """Serves the requests of one client connection, one after another (keep-alive).
+
+    h11 only parses each request's head (read exactly, up to its blank line) and frames the
+    responses; request bodies are read off the stream directly (see requestbody). So h11 never
+    sees a body's end: each request gets a fresh h11 state machine, and keep-alive follows the
+    one that served the previous request (it closes on ``Connection: close`` or HTTP/1.0).
+    """
 
     def __init__(
         self,
@@ -229,20 +225,38 @@ class Connection:
         common_headers: HeaderHook,
     ) -> None:
         self.reader, self.writer = reader, writer
+        self.input = StreamInput(reader)
         self.app = app
         self.common_headers = common_headers
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
 
-    async def _next_event(self) -> Any:
+    async def _next_request(self) -> h11.Request | None:
+        """The next request's head, parsed by a fresh h11; None once the client is gone."""
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         while True:
-            event = self.h11.next_event()
-            if event is not h11.NEED_DATA:
-                return event
             try:
-                data = await self.reader.read(REQUEST_READ_SIZE)
-            except ConnectionError:
-                data = b""
-            self.h11.receive_data(data)
+                head = await self.input.readuntil(b"\r\n\r\n", MAX_HEADER_BYTES)
+            except asyncio.LimitOverrunError:
+                raise h11.RemoteProtocolError("request header too long", 431) from None
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return None
+            self.h11.receive_data(head)
+            event = self.h11.next_event()
+            if isinstance(event, h11.Request):
+                return event
+            if event is not h11.NEED_DATA:
+                return None
+
+    def _body_of(self, event: h11.Request) -> RequestBody:
+        """The body as h11 framed it (h11 already refused bad or conflicting framing)."""
+        length: int | None = 0
+        for name, value in event.headers:
+            if name == b"transfer-encoding":
+                length = None
+                break
+            if name == b"content-length":
+                length = int(value)
+        return RequestBody(self.input, length)
 
     async def _send(self, event: Any) -> None:
         data = self.h11.send(event)
@@ -261,12 +275,11 @@ class Connection:
     async def serve(self) -> None:
         try:
             while True:
-                event = await self._next_event()
-                if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                event = await self._next_request()
+                if event is None:
                     return
-                if not isinstance(event, h11.Request):
-                    return
-                request = Request(event, self._next_event)
+                body = self._body_of(event)
+                request = Request(event, body)
                 result = await self.app(request)
                 if isinstance(result, HijackResponse):
                     await self._hijack(request, result)
@@ -275,16 +288,14 @@ class Connection:
                     await self._stream(request, result)
                 else:
                     await self._respond(request, result)
+                if body.failed:
+                    return  # where the next request would start is unknown
                 await request.drain()
-                if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is h11.MUST_CLOSE:
-                    return
-                try:
-                    self.h11.start_next_cycle()
-                except h11.LocalProtocolError:
-                    return
+                if self.h11.our_state is not h11.DONE:
+                    return  # MUST_CLOSE: the client or our response asked to close
         except h11.RemoteProtocolError as exc:
             await self._protocol_error(exc)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, BodyError):
             pass
         finally:
             with contextlib.suppress(Exception):
@@ -331,16 +342,11 @@ class Connection:
         # Notice a client that goes away while the stream is quiet (e.g. `events`); only
         # once the request body is read, so the watch never steals body bytes.
         gone: asyncio.Future[bytes] | None = None
-        if (
-            "transfer-encoding" not in request.headers
-            and request.headers.get("content-length", "0") == "0"
-        ):
-            await request.drain()  # no body: h11 ends the message without reading
         chunks = response.chunks.__aiter__()
         try:
             while True:
                 if gone is None and request.body_done:
-                    gone = asyncio.ensure_future(self.reader.read(READ_SIZE))
+                    gone = asyncio.ensure_future(self.input.read(READ_SIZE))
                 nxt = asyncio.ensure_future(chunks.__anext__())
                 waiting: set[asyncio.Future[Any]] = {nxt} if gone is None else {nxt, gone}
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -363,7 +369,7 @@ class Connection:
                     await aclose()
             if gone is not None:
                 if gone.done() and not gone.cancelled() and gone.exception() is None:
-                    self.h11.receive_data(gone.result())  # pipelined bytes (or EOF) for h11
+                    self.input.unread(gone.result())  # the next request's first bytes
                 else:
                     gone.cancel()
                     with contextlib.suppress(BaseException):
@@ -371,21 +377,18 @@ class Connection:
 
     async def _hijack(self, request: Request, response: HijackResponse) -> None:
         await request.drain()
-        extra = [("Connection", "Upgrade"), ("Upgrade", "tcp")]
+        # Written by hand: h11 never saw the request body end, so it would refuse the 101.
         if request.wants_upgrade:
+            extra = [("Connection", "Upgrade"), ("Upgrade", "tcp")]
+            status_line = "HTTP/1.1 101 UPGRADED"
             headers = self._head(101, response.content_type, extra)
-            await self._send(
-                h11.InformationalResponse(
-                    status_code=101, headers=_encode(headers), reason=b"UPGRADED"
-                )
-            )
-            initial, _closed = self.h11.trailing_data
         else:  # an old client: a 200 whose body is the raw stream, closed at the end
+            status_line = "HTTP/1.1 200 OK"
             headers = self._head(200, response.content_type, [("Connection", "close")])
-            head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
-            self.writer.write(head.encode("latin-1"))
-            await self.writer.drain()
-            initial, _closed = self.h11.trailing_data  # bytes that followed the request
-        await response.handler(RawStream(self.reader, self.writer, bytes(initial)))
+        head = status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+        self.writer.write(head.encode("latin-1"))
+        await self.writer.drain()
+        initial = self.input.take_pending()  # bytes that followed the request
+        await response.handler(RawStream(self.reader, self.writer, initial))
         with contextlib.suppress(Exception):
             await self.writer.drain()
