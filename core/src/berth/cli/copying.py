@@ -13,6 +13,7 @@ import io
 import os
 import stat
 
+from berth.chunkstream import ChunkStream
 from berth.cli.errors import CliError
 
 ERR_CANNOT_COPY_DIR = "cannot copy directory"
@@ -350,32 +351,6 @@ def _file_chunks(
 # --- from the container: unpacking on the host -----------------------------------------------
 
 
-class ChunkReader(io.RawIOBase):
-    """A readable stream over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        self.count += n
-        return n
-
-
 def untar_to_host(chunks: Iterator[bytes], src: CopyInfo, dst_path: str, keep_owners: bool) -> int:
     """Unpack the container's archive at ``dst_path`` (CopyTo); return the bytes read.
     Entries that would land outside the destination directory are refused."""
@@ -396,7 +371,7 @@ def untar_to_host(chunks: Iterator[bytes], src: CopyInfo, dst_path: str, keep_ow
         owner: dict[str, Any] = {} if keep_owners else {"uid": euid, "gid": egid}
         return safe.replace(mode=member.mode, uname="", gname="", deep=False, **owner)
 
-    reader = ChunkReader(chunks)
+    reader = ChunkStream(chunks)
     try:
         with tarfile.open(fileobj=io.BufferedReader(reader, 1 << 20), mode="r|") as tar:
             for member in tar:

@@ -20,6 +20,7 @@ import io
 import os
 import stat
 
+from berth.chunkstream import ChunkStream
 from berth.dockerignore import DockerignoreError, Matcher, keep_build_files, read_patterns
 
 # typing stays off the client's start-up path (see berth.client.transport)
@@ -76,7 +77,7 @@ def from_directory(
         raise ContextError(f"error checking context: .dockerignore: {exc}") from None
     entries = list(_walk(root, matcher))
     blocks = _tar_blocks(entries, extra, name_extra_in_dockerignore=True)
-    return BuildContext(_binary(_GeneratedStream(blocks)), relative)
+    return BuildContext(_binary(ChunkStream(blocks)), relative)
 
 
 def from_stdin(stdin: BinaryIO, dockerfile: str | None = None) -> BuildContext:
@@ -86,7 +87,7 @@ def from_stdin(stdin: BinaryIO, dockerfile: str | None = None) -> BuildContext:
         return BuildContext(_binary(_Prefixed(head, stdin)), dockerfile or DEFAULT_DOCKERFILE)
     text = head + _read_limited(stdin, _MAX_DOCKERFILE - len(head), "the Dockerfile on stdin")
     blocks = _tar_blocks([], (DEFAULT_DOCKERFILE, text), name_extra_in_dockerignore=False)
-    return BuildContext(_binary(_GeneratedStream(blocks)), DEFAULT_DOCKERFILE)
+    return BuildContext(_binary(ChunkStream(blocks)), DEFAULT_DOCKERFILE)
 
 
 def read_dockerfile_stdin(stdin: BinaryIO) -> bytes:
@@ -355,28 +356,6 @@ def _entry_blocks(entry: _Entry, links: dict[tuple[int, int], str]) -> Iterator[
 
 
 # ---- streams ----
-
-
-class _GeneratedStream(io.RawIOBase):
-    """A readable stream over an iterator of byte pieces, pulled as the reader asks."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self._pieces = pieces
-        self._buffer = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buffer:
-            piece = next(self._pieces, None)
-            if piece is None:
-                return 0
-            self._buffer = memoryview(piece)
-        count = min(len(buffer), len(self._buffer))
-        buffer[:count] = self._buffer[:count]
-        self._buffer = self._buffer[count:]
-        return count
 
 
 class _Prefixed(io.RawIOBase):

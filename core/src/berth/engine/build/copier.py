@@ -21,17 +21,18 @@ import io
 import os
 import posixpath
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from berth.chunkstream import ChunkStream
 from berth.engine.build.paths import lstat_in, resolve_in_root
 from berth.engine.errors import BadParameter
 from berth.plugins.layers import tarwriter
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 CHUNK = 1 << 20
 _GLOB_CHARS = frozenset("*?[")
@@ -220,7 +221,7 @@ def target_paths(plan: CopyPlan, rootfs: Path | None) -> list[tuple[Source, str]
 def layer_tar(plan: CopyPlan, rootfs: Path | None) -> BinaryIO:
     """The tar of the new layer (produced while it is read)."""
     targets = target_paths(plan, rootfs)
-    return io.BufferedReader(_ChunkStream(_entries(plan, targets, rootfs)), CHUNK)
+    return io.BufferedReader(ChunkStream(_entries(plan, targets, rootfs)), CHUNK)
 
 
 def _entries(
@@ -257,7 +258,7 @@ def directory_tar(path: str, rootfs: Path | None) -> BinaryIO | None:
         yield from _parents(real, rootfs, None, set())
         yield tarwriter.END_OF_ARCHIVE
 
-    return io.BufferedReader(_ChunkStream(entries()), CHUNK)
+    return io.BufferedReader(ChunkStream(entries()), CHUNK)
 
 
 def _resolve_parent(rootfs: Path | None, target: str) -> str:
@@ -362,34 +363,3 @@ def _file(name: bytes, path: Path, common: _Meta) -> Iterator[bytes]:
             left -= len(chunk)
             yield chunk
         yield tarwriter.padding(size)
-
-
-class _ChunkStream(io.RawIOBase):
-    """A readable stream over the byte chunks an iterator yields."""
-
-    def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-        self._on_close = on_close
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        if self._on_close is not None:
-            on_close, self._on_close = self._on_close, None
-            on_close()
-        super().close()

@@ -12,11 +12,12 @@ import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
+from berth.chunkstream import ChunkStream
 from berth.engine.containers.service import INIT_PATHS
 from berth.plugins.layers.tarwriter import BLOCK, END_OF_ARCHIVE
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 _DROPPED = frozenset(p.lstrip("/") for p in INIT_PATHS)
 _MOUNT_TREES = ("proc/", "sys/", "dev/pts/", "dev/shm/", "dev/mqueue/")
@@ -141,36 +142,5 @@ def _skip(reader: _Reader, size: int) -> None:
         size -= len(chunk)
 
 
-class FilteredDiff(io.RawIOBase):
-    """A readable tar: the container's changes without the engine's mount points."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        super().__init__()
-        self._raw = raw
-        self._chunks = _entries(raw)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
-
-
 def filtered_diff(raw: BinaryIO) -> BinaryIO:
-    return io.BufferedReader(FilteredDiff(raw), 1 << 20)
+    return io.BufferedReader(ChunkStream(_entries(raw), raw.close), 1 << 20)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from berth.chunkstream import ChunkStream
 from berth.plugins.contracts.storage import Change, ChangeKind
 from berth.plugins.layers import tarwriter
 from berth.plugins.layers.changes import is_opaque, read_xattrs
@@ -26,7 +27,7 @@ from berth.plugins.layers.rootfs import READ_DIR_FLAGS, open_dir
 from berth.plugins.layers.whiteouts import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, is_whiteout_device
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 _CHUNK = 1 << 20
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -51,52 +52,16 @@ def export_changes(
     except OSError as exc:
         raise LayerError(f"cannot export the layer at {root}: {exc.strerror}") from exc
     ordered = sorted(changes, key=lambda change: change.path)
-    raw = _TarStream(_entries(root_fd, ordered), root_fd, on_close)
-    return io.BufferedReader(raw, buffer_size=_CHUNK)
 
-
-class _TarStream(io.RawIOBase):
-    """A raw readable stream over the chunks an iterator yields."""
-
-    def __init__(
-        self, chunks: Iterator[bytes], root_fd: int, on_close: Callable[[], None] | None
-    ) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._root_fd = root_fd
-        self._on_close = on_close
-        self._chunk = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        if self.closed:
-            raise ValueError("read from a closed layer stream")
-        while not self._chunk:
-            try:
-                self._chunk = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        out = memoryview(buffer).cast("B")
-        n = min(len(out), len(self._chunk))
-        out[:n] = self._chunk[:n]
-        self._chunk = self._chunk[n:]
-        return n
-
-    def close(self) -> None:
-        if self.closed:
-            return
+    def closed() -> None:  # after the entries' generator: it reads below root_fd to the end
         try:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-            os.close(self._root_fd)
+            os.close(root_fd)
         finally:
-            super().close()
-            on_close, self._on_close = self._on_close, None
             if on_close is not None:
                 on_close()
+
+    raw = ChunkStream(_entries(root_fd, ordered), closed)
+    return io.BufferedReader(raw, buffer_size=_CHUNK)
 
 
 def _whiteout(rel: bytes) -> bytes:
