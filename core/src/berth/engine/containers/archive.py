@@ -30,6 +30,7 @@ from berth.engine.containers.confined import (
 from berth.engine.errors import BadParameter, BerthError
 from berth.plugins.layers import LayerError, apply_layer, tarwriter
 from berth.plugins.layers.changes import read_xattrs
+from berth.plugins.layers.export import entry_header, file_entry
 from berth.plugins.layers.rootfs import READ_DIR_FLAGS, open_dir
 
 CHUNK = 1 << 20
@@ -210,7 +211,7 @@ def _walk_dir(
         raise
     stack: list[tuple[int, bytes, bytes, Iterator[bytes]]] = [(top_fd, top_name, top_path, names)]
     try:
-        yield _header(_dir_name(top_name), tarwriter.DIR, top_st, _xattrs(top_fd))
+        yield entry_header(_dir_name(top_name), tarwriter.DIR, top_st, _xattrs(top_fd))
         while stack:
             fd, name, path, left = stack[-1]
             child = next(left, None)
@@ -237,7 +238,7 @@ def _walk_dir(
                 os.close(cfd)
                 raise
             stack.append((cfd, child_name, child_path, names))
-            yield _header(_dir_name(child_name), tarwriter.DIR, cst, _xattrs(cfd))
+            yield entry_header(_dir_name(child_name), tarwriter.DIR, cst, _xattrs(cfd))
     finally:
         for fd, *_ in stack:
             os.close(fd)
@@ -254,81 +255,21 @@ def _xattrs(fd: int) -> dict[str, bytes] | None:
     return read_xattrs(fd, b".")
 
 
-def _header(
-    name: bytes,
-    kind: bytes,
-    st: os.stat_result,
-    xattrs: dict[str, bytes] | None,
-    *,
-    size: int = 0,
-    linkname: bytes = b"",
-) -> bytes:
-    device = kind in (tarwriter.CHR, tarwriter.BLK)
-    return tarwriter.header(
-        name,
-        kind,
-        mode=stat.S_IMODE(st.st_mode),
-        uid=st.st_uid,
-        gid=st.st_gid,
-        size=size,
-        mtime_ns=st.st_mtime_ns,
-        linkname=linkname,
-        devmajor=os.major(st.st_rdev) if device else 0,
-        devminor=os.minor(st.st_rdev) if device else 0,
-        xattrs=xattrs,
-    )
-
-
 def _entry(
     dir_fd: int, base: bytes, name: bytes, st: os.stat_result, links: dict[tuple[int, int], bytes]
 ) -> Iterator[bytes]:
     """The entry of a non-directory ``base`` in ``dir_fd``; sockets are left out."""
     mode = st.st_mode
     if stat.S_ISREG(mode):
-        yield from _file(dir_fd, base, name, links)
+        yield from file_entry(dir_fd, base, name, links, vanished_ok=True)
     elif stat.S_ISLNK(mode):
         target = os.readlink(base, dir_fd=dir_fd)
-        yield _header(name, tarwriter.SYM, st, None, linkname=target)
+        yield entry_header(name, tarwriter.SYM, st, None, linkname=target)
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         kind = tarwriter.CHR if stat.S_ISCHR(mode) else tarwriter.BLK
-        yield _header(name, kind, st, None)
+        yield entry_header(name, kind, st, None)
     elif stat.S_ISFIFO(mode):
-        yield _header(name, tarwriter.FIFO, st, None)
-
-
-def _file(
-    dir_fd: int, base: bytes, name: bytes, links: dict[tuple[int, int], bytes]
-) -> Iterator[bytes]:
-    try:
-        fd = os.open(base, _OPEN_FILE, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in _GONE:
-            return
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # swapped since the lstat
-            return
-        if st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            first = links.get(key)
-            if first is not None:
-                yield _header(name, tarwriter.LNK, st, None, linkname=first)
-                return
-            links[key] = name
-        size = st.st_size
-        yield _header(name, tarwriter.REG, st, read_xattrs(dir_fd, base), size=size)
-        left = size
-        while left:
-            chunk = os.read(fd, min(left, CHUNK))
-            if not chunk:  # it shrank while read: keep the header's promise
-                yield bytes(left)
-                break
-            left -= len(chunk)
-            yield chunk
-        yield tarwriter.padding(size)
-    finally:
-        os.close(fd)
+        yield entry_header(name, tarwriter.FIFO, st, None)
 
 
 def export_root(root: ContainerRoot) -> Iterator[bytes]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _CHUNK = 1 << 20
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)  # vanished or swapped
 _VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 _WH = WHITEOUT_PREFIX.encode()
 _WH_OPAQUE = WHITEOUT_OPAQUE.encode()
@@ -164,22 +165,24 @@ def _entry(
     if stat.S_ISSOCK(mode):
         return
     if stat.S_ISREG(mode):
-        yield from _file(dir_fd, rel, base, links)
+        yield from file_entry(dir_fd, base, rel, links)
         return
     xattrs = read_xattrs(dir_fd, base)
     if stat.S_ISDIR(mode):
-        yield _header(rel + b"/", tarwriter.DIR, st, xattrs)
+        yield entry_header(rel + b"/", tarwriter.DIR, st, xattrs)
         if is_opaque(dir_fd, base):
             yield tarwriter.header(rel + b"/" + _WH_OPAQUE, tarwriter.REG)
     elif stat.S_ISLNK(mode):
-        yield _header(rel, tarwriter.SYM, st, xattrs, linkname=os.readlink(base, dir_fd=dir_fd))
+        yield entry_header(
+            rel, tarwriter.SYM, st, xattrs, linkname=os.readlink(base, dir_fd=dir_fd)
+        )
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        yield _header(rel, tarwriter.CHR if stat.S_ISCHR(mode) else tarwriter.BLK, st, xattrs)
+        yield entry_header(rel, tarwriter.CHR if stat.S_ISCHR(mode) else tarwriter.BLK, st, xattrs)
     elif stat.S_ISFIFO(mode):
-        yield _header(rel, tarwriter.FIFO, st, xattrs)
+        yield entry_header(rel, tarwriter.FIFO, st, xattrs)
 
 
-def _header(
+def entry_header(
     name: bytes,
     kind: bytes,
     st: os.stat_result,
@@ -188,6 +191,8 @@ def _header(
     size: int = 0,
     linkname: bytes = b"",
 ) -> bytes:
+    """The tar header of an entry whose metadata `st` holds (devices get their numbers)."""
+    device = kind in (tarwriter.CHR, tarwriter.BLK)
     return tarwriter.header(
         name,
         kind,
@@ -197,16 +202,29 @@ def _header(
         size=size,
         mtime_ns=st.st_mtime_ns,
         linkname=linkname,
-        devmajor=os.major(st.st_rdev) if kind in (tarwriter.CHR, tarwriter.BLK) else 0,
-        devminor=os.minor(st.st_rdev) if kind in (tarwriter.CHR, tarwriter.BLK) else 0,
+        devmajor=os.major(st.st_rdev) if device else 0,
+        devminor=os.minor(st.st_rdev) if device else 0,
         xattrs=xattrs,
     )
 
 
-def _file(
-    dir_fd: int, rel: bytes, base: bytes, links: dict[tuple[int, int], bytes]
+def file_entry(
+    dir_fd: int,
+    base: bytes,
+    name: bytes,
+    links: dict[tuple[int, int], bytes],
+    *,
+    vanished_ok: bool = False,
 ) -> Iterator[bytes]:
-    fd = os.open(base, _OPEN_FILE, dir_fd=dir_fd)
+    """A regular file as tar blocks, opened without following links: a hard link to a file
+    already sent (`links`) as a link entry, a file that shrank while read padded to its
+    header's size. With `vanished_ok`, a file gone (or swapped for a non-file) is left out."""
+    try:
+        fd = os.open(base, _OPEN_FILE, dir_fd=dir_fd)
+    except OSError as exc:
+        if vanished_ok and exc.errno in _GONE:
+            return
+        raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):  # replaced since the lstat
@@ -215,11 +233,11 @@ def _file(
             key = (st.st_dev, st.st_ino)
             first = links.get(key)
             if first is not None:
-                yield _header(rel, tarwriter.LNK, st, None, linkname=first)
+                yield entry_header(name, tarwriter.LNK, st, None, linkname=first)
                 return
-            links[key] = rel
+            links[key] = name
         size = st.st_size
-        yield _header(rel, tarwriter.REG, st, read_xattrs(dir_fd, base), size=size)
+        yield entry_header(name, tarwriter.REG, st, read_xattrs(dir_fd, base), size=size)
         left = size
         while left:
             chunk = os.read(fd, min(left, _CHUNK))
