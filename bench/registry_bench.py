@@ -292,7 +292,14 @@ def report(
     for item in breakdown:
         parts = ", ".join(
             f"{k} {item[k]}"
-            for k in ("wall_s", "streamed_s", "download_s", "waiting_for_download_s", "unpack_s")
+            for k in (
+                "wall_s",
+                "streamed_s",
+                "download_s",
+                "waiting_for_download_s",
+                "unpack_s",
+                "daemon_cpu_s",
+            )
             if k in item
         )
         print(f"berth pull: {parts}")

@@ -223,6 +223,7 @@ class Puller:
     ) -> str:
         """Pull ``ref`` (tag or digest); return the final status line."""
         started = time.monotonic()
+        cpu_started = time.process_time()
         self.timings = {}
         resolved = self.resolve(ref, platform, auth)
         self.reporter.send(progress.status(f"Pulling from {ref.path}", ref.tag or ref.digest or ""))
@@ -255,6 +256,7 @@ class Puller:
                 layers=len(resolved.manifest.layers),
                 compressed_bytes=sum(layer.size for layer in resolved.manifest.layers),
                 wall_s=round(time.monotonic() - started, 3),
+                daemon_cpu_s=round(time.process_time() - cpu_started, 3),
                 **{key: round(value, 3) for key, value in self.timings.items()},
             )
         if changed:
