@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from berth.cli import callbacks
 from berth.cli.context import CliState, pass_state
 from berth.cli.goflags import GoFlagsCommand
 
@@ -139,20 +140,6 @@ BUILDER_PRUNE_WARNING = f"WARNING! This will remove all dangling build cache. {_
 BUILDER_PRUNE_ALL_WARNING = f"WARNING! This will remove all build cache. {_CONTINUE}"
 
 
-def _filters(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, list[str]]:
-    by_key: dict[str, list[str]] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep:
-            raise click.BadParameter(
-                f'"{value}": bad format of filter (expected name=value)', ctx, param
-            )
-        by_key.setdefault(key.strip().lower(), []).append(val.strip())
-    return by_key
-
-
 @builder.command("prune", cls=GoFlagsCommand)
 @click.option(
     "-a",
@@ -165,7 +152,7 @@ def _filters(
     "--filter",
     "filters",
     multiple=True,
-    callback=_filters,
+    callback=callbacks.filters,
     metavar="FILTER",
     help='Provide filter values (e.g. "until=24h").',
 )

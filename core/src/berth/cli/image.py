@@ -16,6 +16,7 @@ from typing import IO, Any, BinaryIO
 
 import click
 
+from berth.cli import callbacks
 from berth.cli.context import CliState, pass_state
 from berth.cli.goflags import GoFlagsCommand
 
@@ -24,23 +25,6 @@ FORMAT_HELP = (
 )
 INSPECT_FORMAT_HELP = "Format output using a Go template ('{{.Id}}'), or 'json' for one line."
 NOT_FOUND = 404
-
-
-def _filters(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, list[str]]:
-    """Repeated `name=value` into {name: [values]}, as docker's filter flag reads them."""
-    by_key: dict[str, list[str]] = {}
-    for value in values:
-        if not value:
-            continue
-        key, sep, val = value.partition("=")
-        if not sep:
-            raise click.BadParameter(
-                f'"{value}": bad format of filter (expected name=value)', ctx, param
-            )
-        by_key.setdefault(key.strip().lower(), []).append(val.strip())
-    return by_key
 
 
 def is_terminal(stream: IO[Any]) -> bool:
@@ -91,7 +75,7 @@ def _echo_stream(messages: Iterable[Mapping[str, Any]]) -> None:
     "--filter",
     "filters",
     multiple=True,
-    callback=_filters,
+    callback=callbacks.filters,
     metavar="FILTER",
     help="Filter output based on conditions provided (dangling=true, label=k=v, before=IMAGE, "
     "since=IMAGE, reference=PATTERN; repeatable).",
@@ -475,7 +459,7 @@ def confirm(message: str) -> bool:
     "--filter",
     "filters",
     multiple=True,
-    callback=_filters,
+    callback=callbacks.filters,
     metavar="FILTER",
     help='Provide filter values (e.g. "until=<timestamp>", "label=k=v").',
 )

@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
+from berth.cli import callbacks
 from berth.cli.context import CliState, pass_state
 from berth.cli.dockererrors import DockerCommand
 from berth.cli.errors import CliError
-from berth.cli.volume import _filters, _pairs
 
 LS_TABLE = "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 LS_HEADERS = {
@@ -62,7 +62,7 @@ def network_row(network: Mapping[str, Any], no_trunc: bool = False) -> dict[str,
 @click.option("--ipv6", is_flag=True, help="Enable or disable IPv6 networking")
 @click.option("--ipam-driver", default="default", metavar="string",
               help='IP Address Management Driver (default "default")')  # fmt: skip
-@click.option("-o", "--opt", "opts", multiple=True, callback=_pairs, metavar="map",
+@click.option("-o", "--opt", "opts", multiple=True, callback=callbacks.pairs, metavar="map",
               help="Set driver specific options")  # fmt: skip
 @click.option("--label", "labels", multiple=True, metavar="list",
               help="Set metadata on a network")  # fmt: skip
@@ -114,7 +114,8 @@ def create(
 
 
 @click.command("ls", cls=DockerCommand)
-@click.option("-f", "--filter", "filters", multiple=True, callback=_filters, metavar="filter",
+@click.option("-f", "--filter", "filters", multiple=True, metavar="filter",
+              callback=callbacks.filters,
               help='Provide filter values (e.g. "driver=bridge")')  # fmt: skip
 @click.option("--format", "format_", metavar="string",
               help="Format output using a custom template: 'table', 'table TEMPLATE', 'json', "
@@ -182,7 +183,8 @@ def rm(state: CliState, force: bool, args: tuple[str, ...]) -> None:
 
 
 @click.command("prune", cls=DockerCommand)
-@click.option("--filter", "filters", multiple=True, callback=_filters, metavar="filter",
+@click.option("--filter", "filters", multiple=True, metavar="filter",
+              callback=callbacks.filters,
               help='Provide filter values (e.g. "until=<timestamp>")')  # fmt: skip
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @pass_state
@@ -204,7 +206,8 @@ def prune(state: CliState, filters: dict[str, list[str]], force: bool) -> None:
 @click.option("--alias", "aliases", multiple=True, metavar="strings",
               help="Add network-scoped alias for the container")  # fmt: skip
 @click.option("--ip", default="", metavar="string", help="IPv4 address (e.g., 172.30.100.104)")
-@click.option("--driver-opt", "driver_opts", multiple=True, callback=_pairs, metavar="strings",
+@click.option("--driver-opt", "driver_opts", multiple=True, metavar="strings",
+              callback=callbacks.pairs,
               help="driver options for the network")  # fmt: skip
 @click.argument("args", nargs=-1, metavar="NETWORK CONTAINER")
 @pass_state

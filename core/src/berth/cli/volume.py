@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from berth.cli import callbacks
 from berth.cli.context import CliState, pass_state
 from berth.cli.dockererrors import DockerCommand
 from berth.cli.errors import CliError
@@ -38,31 +39,6 @@ PRUNE_ALL_WARNING = (
 )
 
 
-def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    """Repeated `key=value` (a key alone means an empty value) into a map."""
-    found: dict[str, str] = {}
-    for value in values:
-        key, _, val = value.partition("=")
-        if not key:
-            raise click.BadParameter(f'invalid key/value pair "{value}"', ctx, param)
-        found[key] = val
-    return found
-
-
-def _filters(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, list[str]]:
-    by_key: dict[str, list[str]] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep:
-            raise click.BadParameter(
-                f'"{value}": bad format of filter (expected name=value)', ctx, param
-            )
-        by_key.setdefault(key.strip().lower(), []).append(val.strip())
-    return by_key
-
-
 def volume_row(volume: Mapping[str, Any]) -> dict[str, str]:
     """One volume as docker's `volume ls` formatter shows it."""
     labels = volume.get("Labels") or {}
@@ -88,7 +64,7 @@ def volume_row(volume: Mapping[str, Any]) -> dict[str, str]:
               help='Specify volume driver name (default "local")')  # fmt: skip
 @click.option("--label", "labels", multiple=True, metavar="list",
               help="Set metadata for a volume")  # fmt: skip
-@click.option("-o", "--opt", "opts", multiple=True, callback=_pairs, metavar="map",
+@click.option("-o", "--opt", "opts", multiple=True, callback=callbacks.pairs, metavar="map",
               help="Set driver specific options")  # fmt: skip
 @click.option("--name", default="", hidden=True, help="Specify volume name")
 @click.argument("args", nargs=-1, metavar="[VOLUME]")
@@ -120,7 +96,8 @@ def create(
 
 
 @click.command("ls", cls=DockerCommand)
-@click.option("-f", "--filter", "filters", multiple=True, callback=_filters, metavar="filter",
+@click.option("-f", "--filter", "filters", multiple=True, metavar="filter",
+              callback=callbacks.filters,
               help="Provide filter values (e.g. \"dangling=true\")")  # fmt: skip
 @click.option("--format", "format_", metavar="string",
               help="Format output using a custom template: 'table', 'table TEMPLATE', 'json', "
@@ -180,7 +157,8 @@ def rm(state: CliState, force: bool, args: tuple[str, ...]) -> None:
 @click.command("prune", cls=DockerCommand)
 @click.option("-a", "--all", "all_", is_flag=True,
               help="Remove all unused volumes, not just anonymous ones")  # fmt: skip
-@click.option("--filter", "filters", multiple=True, callback=_filters, metavar="filter",
+@click.option("--filter", "filters", multiple=True, metavar="filter",
+              callback=callbacks.filters,
               help='Provide filter values (e.g. "label=<label>")')  # fmt: skip
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @pass_state
