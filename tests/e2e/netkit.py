@@ -9,6 +9,8 @@ import socket
 import subprocess
 import time
 
+from berth.testing import loopback
+
 from tests.e2e.containers import docker
 from tests.integration.daemon import Daemon
 
@@ -91,6 +93,5 @@ def table_of(bridge: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("0.0.0.0", 0))
-        return int(sock.getsockname()[1])
+    """A port free on every address: published ports bind 0.0.0.0."""
+    return loopback.free_port("0.0.0.0")

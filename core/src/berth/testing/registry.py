@@ -13,12 +13,13 @@ import contextlib
 import http.client
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from berth.testing.loopback import free_port
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 OPENSSL = "openssl"
@@ -29,12 +30,6 @@ def registry_unavailable() -> str | None:
     if not REGISTRY_BINARY.is_file():
         return f"{REGISTRY_BINARY} is missing (install Debian's docker-registry)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

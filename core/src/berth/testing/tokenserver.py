@@ -13,14 +13,14 @@ import base64
 import json
 import secrets
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from berth.testing.loopback import BackgroundHTTPServer
 from berth.testing.registry import OPENSSL, TokenAuth
 
 SERVICE = "berth-test-registry"
@@ -38,15 +38,14 @@ class TokenServer:
     lifetime: int = 300
     #: every token request: (account or "", scope)
     requests: list[tuple[str, str]] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: BackgroundHTTPServer | None = None
     _key: Path | None = None
     _cert_der: bytes = b""
 
     @property
     def port(self) -> int:
         assert self._server is not None
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def realm(self) -> str:
@@ -71,31 +70,13 @@ class TokenServer:
             timeout=60,
         ).stdout
         self._key, self._cert_der = key, der
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server._answer(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = BackgroundHTTPServer(self._answer, methods=("GET",))
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
 
     def __enter__(self) -> TokenServer:
         return self.start()

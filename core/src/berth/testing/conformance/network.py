@@ -38,6 +38,7 @@ from berth.plugins import (
     ProbeResult,
 )
 from berth.testing.conformance.registration import DriverRegistrationSuite
+from berth.testing.loopback import free_port
 
 BUSYBOX = Path("/bin/busybox")
 SERVER = (
@@ -78,12 +79,6 @@ def in_namespace(sandbox: str, *command: str, timeout: float = 10) -> str:
     )
     assert done.returncode == 0, f"{command} in {sandbox}: {done.stderr}"
     return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class NetworkDriverSuite(DriverRegistrationSuite):
