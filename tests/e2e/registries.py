@@ -8,7 +8,9 @@ import gzip
 import hashlib
 import http.client
 import json
+import random
 import subprocess
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,3 +189,27 @@ def upload_index(url: str, repo: str, tag: str, entries: Sequence[tuple[str, byt
 
 def small_layers(text: str) -> list[bytes]:
     return [layer_tar({"etc/motd": text.encode()}), layer_tar({"data/one": b"1" * 5000})]
+
+
+def big_layer(seed: int) -> bytes:
+    """A layer of 400 kB that gzip cannot shrink (so a cut lands inside it)."""
+    return layer_tar({"data/blob": random.Random(seed).randbytes(400_000)})
+
+
+def layer_digest(registry: LocalRegistry, repo: str, tag: str) -> str:
+    request = urllib.request.Request(
+        f"{registry.url}/v2/{repo}/manifests/{tag}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        manifest = json.loads(answer.read())
+    return str(manifest["layers"][-1]["digest"])
+
+
+def berth_ok_or_error(daemon: Daemon, *args: str) -> str:
+    """A pull whose failure comes in the progress stream: the error line on stderr."""
+    done = berth(daemon, *args)
+    assert done.returncode == 1, done.stdout.decode()
+    err = done.stderr.decode().strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,12 @@ from berth.testing.registry import LocalRegistry, free_port
 from tests.e2e.archives import layer_tar
 from tests.e2e.conftest import berth_ok, image_listing, needs_busybox
 from tests.e2e.registries import (
+    berth_ok_or_error,
+    big_layer,
     daemon_with,
     fails,
     inspect,
+    layer_digest,
     needs_registry,
     registry,
     stop,
@@ -47,23 +49,6 @@ def berthd() -> Iterator[Daemon]:
 def proxy(registry: LocalRegistry) -> Iterator[FaultProxy]:
     with FaultProxy(registry.url) as started:
         yield started
-
-
-def big_layer(seed: int) -> bytes:
-    """A layer of 400 kB that gzip cannot shrink (so a cut lands inside it)."""
-    return layer_tar({"data/blob": random.Random(seed).randbytes(400_000)})
-
-
-def layer_digest(registry: LocalRegistry, repo: str, tag: str) -> str:
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{registry.url}/v2/{repo}/manifests/{tag}",
-        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        manifest = json.loads(answer.read())
-    return str(manifest["layers"][-1]["digest"])
 
 
 def test_dropped_connection_is_resumed(
@@ -110,17 +95,6 @@ def test_a_stalled_registry_times_out_leaving_nothing(
     assert "stalled" in done
     assert store_counts(berthd) == before
     assert image_listing(berthd) == images
-
-
-def berth_ok_or_error(daemon: Daemon, *args: str) -> str:
-    """A pull whose failure comes in the progress stream: the error line on stderr."""
-    from tests.e2e.conftest import berth
-
-    done = berth(daemon, *args)
-    assert done.returncode == 1, done.stdout.decode()
-    err = done.stderr.decode().strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
 
 
 def test_a_corrupted_blob_is_refused_and_nothing_stored(

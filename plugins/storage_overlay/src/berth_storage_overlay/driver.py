@@ -275,6 +275,16 @@ class OverlayDriver(StorageDriver):
         finally:
             self.unmount(layer_id)
 
+    def independent_diff_target(
+        self, layer_id: str, parent: str | None
+    ) -> tuple[Path, WhiteoutFormat] | None:
+        """Where (and in which whiteout format) a layer's diff can be unpacked by another
+        process without the parent mounted — the upper directory, when ``parent`` is the
+        layer's real parent — or None. Lets a pull unpack its layers concurrently."""
+        if not self._is_native(layer_id, parent):
+            return None
+        return self.home / layer_id / "diff", WhiteoutFormat.OVERLAY
+
     def _native_changes(self, layer_id: str) -> list[Change]:
         """The upper directory's entries: an entry the lower layers show too is a MODIFY."""
         lowers = [self.home / lower for lower in self._lowers(layer_id)]

@@ -2,6 +2,10 @@
 parallel into the blob store (digest verified while written) and unpacked in order as soon as
 each one and those below it are there, while later ones still download.
 
+With a driver whose layers can be filled without their parents' content (overlay), the
+missing layers are instead all unpacked at once, each by a worker process fed as it downloads,
+and recorded in chain order at the end: see :mod:`berth.engine.distribution.pull_parallel`.
+
 Everything a pull stores is held by a blob lease and a layer lease until the image is
 committed: a failure (bad digest, dropped registry, full disk) leaves nothing behind.
 """
@@ -15,9 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from berth.engine.distribution import progress
+from berth.engine.distribution import progress, pull_parallel
 from berth.engine.distribution.errors import DistributionError, NoMatchingPlatform, from_registry
-from berth.engine.images import digests, manifests, mediatypes
+from berth.engine.images import digests, manifests, mediatypes, unpackworker
 from berth.engine.images.errors import InvalidContent
 from berth.engine.images.imageconfig import ImageConfig, parse_config
 from berth.engine.images.manifests import Descriptor, Index, Manifest
@@ -120,7 +124,7 @@ class Puller:
         self.timings: dict[str, float] = {}
         self._timing_lock = threading.Lock()
 
-    def _add_time(self, key: str, seconds: float) -> None:
+    def add_time(self, key: str, seconds: float) -> None:
         with self._timing_lock:
             self.timings[key] = self.timings.get(key, 0.0) + seconds
 
@@ -225,6 +229,8 @@ class Puller:
         started = time.monotonic()
         cpu_started = time.process_time()
         self.timings = {}
+        if pull_parallel.driver_of(self) is not None:
+            unpackworker.warm_up()
         resolved = self.resolve(ref, platform, auth)
         self.reporter.send(progress.status(f"Pulling from {ref.path}", ref.tag or ref.digest or ""))
         config = self.fetch_config(resolved, auth, platform)
@@ -289,6 +295,16 @@ class Puller:
                 progress.layer("Already exists" if here else "Pulling fs layer", ident)
             )
         missing = [layer for layer, here in zip(layers, present, strict=True) if not here]
+        # With a driver that can fill layers apart, the missing layers on top of those
+        # stored are all unpacked at once (pull_parallel).
+        driver = pull_parallel.driver_of(self)
+        first = present.index(False) if missing else len(layers)
+        if driver is not None and missing and not any(present[first:]):
+            for layer in layers[first + self.max_downloads :]:
+                self.reporter.send(progress.layer("Waiting", progress.short(layer.digest)))
+            args = (resolved.remote, config, list(layers), first, auth, owner, held, protect)
+            if pull_parallel.pull_layers(self, *args, driver):
+                return
         # The first missing layer is unpacked as it arrives (nothing to wait for); the
         # others download in parallel meanwhile and are unpacked from the blob store.
         streamed = missing[0].digest if missing else None
@@ -327,7 +343,7 @@ class Puller:
                         waited = time.monotonic()
                         if layer.digest in futures:
                             futures[layer.digest].result()
-                        self._add_time("waiting_for_download_s", time.monotonic() - waited)
+                        self.add_time("waiting_for_download_s", time.monotonic() - waited)
                         self._unpack(layer, diff_id, parent, owner, index, len(layers))
                     held.append(chains[index])
                     parent = chains[index]
@@ -371,7 +387,7 @@ class Puller:
             raise from_registry(exc) from None
         except OSError as exc:
             raise DistributionError(f"{what} cannot be stored: {exc.strerror or exc}") from None
-        self._add_time("download_s", time.monotonic() - began)
+        self.add_time("download_s", time.monotonic() - began)
         self.reporter.send(progress.layer("Download complete", ident))
 
     def _stream(
@@ -420,7 +436,7 @@ class Puller:
             raise from_registry(exc) from None
         except OSError as exc:
             raise DistributionError(f"{what} cannot be stored: {exc.strerror or exc}") from None
-        self._add_time("streamed_s", time.monotonic() - began)
+        self.add_time("streamed_s", time.monotonic() - began)
         self.reporter.send(progress.layer("Download complete", ident))
         self.reporter.send(progress.layer("Pull complete", ident))
 
@@ -449,7 +465,7 @@ class Puller:
                 f"layer {index + 1} of {count} ({ident})",
                 layer.digest,
             )
-        self._add_time("unpack_s", time.monotonic() - began)
+        self.add_time("unpack_s", time.monotonic() - began)
         self.reporter.send(progress.layer("Pull complete", ident))
 
 

@@ -229,6 +229,50 @@ class LayerStore:
                 raise
             return existing
 
+    # --- registration in two steps (layers unpacked concurrently) -----------------------
+
+    def reserve(self, parent_cache: str | None) -> str:
+        """Create an empty driver layer on top of the driver layer ``parent_cache`` (itself
+        maybe only reserved) and return its cache ID. A pending marker names it until
+        :meth:`record` or :meth:`abandon`, so a crash meanwhile removes it at the next start."""
+        cache_id = secrets.token_hex(32)
+        marker = self.pending_dir / cache_id
+        write_atomic(marker, (parent_cache or "").encode())
+        try:
+            self.driver.create(cache_id, parent_cache)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                marker.unlink()
+            raise
+        return cache_id
+
+    def abandon(self, cache_id: str) -> None:
+        """Remove a reserved driver layer that will not be recorded."""
+        self._remove_driver_layer(cache_id)
+        with contextlib.suppress(FileNotFoundError):
+            (self.pending_dir / cache_id).unlink()
+
+    def record(
+        self, cache_id: str, parent: str | None, diff_id: str, size: int, owner: str
+    ) -> Layer | None:
+        """Record a reserved, filled driver layer as the layer ``diff_id`` on top of the
+        recorded layer ``parent`` and give ``owner`` a reference to it. None when that layer
+        is already stored (registered meanwhile): the reservation is left to the caller."""
+        if parent is not None:
+            self.require(parent)
+        chain = digests.chain_id(parent, diff_id)
+        with self._chain_lock(chain), self._lock:
+            if chain in self.layers:
+                return None
+            layer = Layer(chain, diff_id, parent, size, cache_id, {owner})
+            self._save(layer)
+            self.layers[chain] = layer
+            if parent is not None:
+                self.acquire(parent, CHILD + chain)
+        with contextlib.suppress(FileNotFoundError):
+            (self.pending_dir / cache_id).unlink()
+        return layer
+
     def _verify(self, blob: BinaryIO, expected: str, what: str) -> None:
         """Hash a blob whose layer is already stored: the content must still be what the
         image says (a mismatch refuses the image even though no unpacking is needed)."""

@@ -10,6 +10,7 @@ from berth.plugins.contracts.network import (
     PortMapping,
 )
 from berth.plugins.contracts.optional import (
+    FillsLayersApart,
     PreparesContainer,
     SupportsLiveRestore,
     SupportsQuota,
@@ -35,6 +36,7 @@ __all__ = [
     "ChangeKind",
     "Endpoint",
     "EndpointInterface",
+    "FillsLayersApart",
     "IpamDriver",
     "IsolationRuntime",
     "JoinInfo",
