@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/registry_bench.py                 # ~170 MB compressed, 6 layers
     .venv/bin/python bench/registry_bench.py --mb 40 -n 2    # smaller, quicker
-    .venv/bin/python bench/registry_bench.py --settle 60     # wait after each rmi (see below)
+    .venv/bin/python bench/registry_bench.py --settle 65     # sync and wait after each rmi (below)
 
 It starts Debian's docker-registry twice on 127.0.0.1 (a source registry holding the image,
 and an empty one pushes go to, wiped after every push), makes a gzip image of about ``--mb``
@@ -11,15 +11,22 @@ MB compressed in six layers of many files (half random, half repetitive: it comp
 daemon answers), each run is: ``pull`` timed, ``rmi`` untimed; then ``push`` timed to the empty
 registry. It prints medians, MB/s (compressed bytes over time) and the budgets of the
 registries issue: pull <= 0.33 x docker pull, push <= docker push. For berth it also prints
-where a pull's time went, from the daemon's ``pull.finished`` log lines: the first layer
-downloaded and unpacked in one pass (``streamed_s``), the other layers' downloads (summed over
-the parallel ones: transfer, sha256, write, fsync), their unpacking (inflate + diff ID hash +
-tar apply, one layer after the other), time the unpacker waited for a download, and the wall
-time.
+where a pull's time went, from the daemon's ``pull.finished`` log lines. With overlay (layers
+unpacked at once by worker processes): the downloads (summed over the parallel ones: transfer,
+sha256, write), download plus unpack per layer (summed), the workers' CPU (inflate, diff ID
+hash, tar apply), the wait for the blobs' background fsyncs, the daemon's own CPU and the
+wall time. With other drivers: the first layer downloaded and unpacked in one pass
+(``streamed_s``), the other layers' downloads, their unpacking one after another
+(``unpack_s``) and the time the unpacker waited for a download.
 
-This VM's ext4 has no journal: for minutes after a large delete, creating many files is
-slower. Pulls after ``rmi`` recreate the trees just deleted; ``--settle SECONDS`` waits after
-each ``rmi`` so that runs start from settled trees, and the report says which it was.
+This VM's ext4 has no journal. Without one, ext4 avoids reusing an inode deleted less than 60 s
+ago (360 s while its inode-table block is still dirty), and it finds out by probing every such
+free inode each time it allocates one in that block group (``recently_deleted`` in the kernel):
+creating N files in a group where M were just deleted costs N x M probes. Orlov's allocator
+puts a new tree where the old one was freed, so a pull right after ``rmi`` of a 3,000-file
+image spends much of its time there, whichever engine it is. ``--settle SECONDS`` syncs after
+each ``rmi`` and waits (65 s clears the window), so runs start from settled trees; the report
+says which it was.
 """
 
 from __future__ import annotations
@@ -197,6 +204,7 @@ def measure(
         with contextlib.suppress(SystemExit):
             run([argv0, "rmi", "-f", source, target], env)
         if settle:
+            os.sync()  # clean inode-table blocks count as recently deleted for 60 s, dirty 360 s
             time.sleep(settle)
         times["pull"].append(run([argv0, "pull", "-q", source], env))
         run([argv0, "tag", source, target], env)
@@ -298,6 +306,9 @@ def report(
                 "download_s",
                 "waiting_for_download_s",
                 "unpack_s",
+                "download_unpack_s",
+                "unpack_cpu_s",
+                "durable_wait_s",
                 "daemon_cpu_s",
             )
             if k in item
