@@ -2,13 +2,14 @@
 
 Loading click and the whole CLI costs about 50 ms, more than the daemon's share of an `exec`
 and a third of a `run`. Without a terminal or stdin (what scripts, health probes and
-benchmarks run), two commands are answered here, their output exactly the full command's:
+benchmarks run), these commands are answered here, their output exactly the full command's:
 
 - `berth exec [-e K=V] [-u U] [-w DIR] [--privileged] CONTAINER CMD...`, with the standard
   library's C modules only;
 - `berth run [FLAGS] IMAGE [CMD...]`, for every run flag but those of terminals, stdin,
   attaching, signals and cid files; the flags are read by the full CLI's own flag table and
-  request builder (`container_flags`, `container_opts`), only click is left out.
+  request builder (`container_flags`, `container_opts`), only click is left out;
+- `build`, `cp`, `commit`, `images` and `pull` in their plain forms (their modules say which).
 
 Anything else — another command, other flags, `-i`/`-t`, global flags, a daemon that does not
 answer, any error before the container or exec exists — goes to the full CLI
@@ -56,6 +57,7 @@ def main() -> None:
         "cp": fast_cp,
         "commit": fast_commit,
         "images": fast_images,
+        "pull": fast_pull,
     }.get(args[0] if args else "")
     if fast is not None:
         code = fast(args[1:])
@@ -71,6 +73,13 @@ def fast_build(args: list[str]) -> int | None:
     from berth.cli.buildrun import fast_build as build
 
     return build(args)
+
+
+def fast_pull(args: list[str]) -> int | None:
+    """`berth pull` without click (berth.cli.pull_fast); None for the full CLI."""
+    from berth.cli.pull_fast import fast_pull as pull
+
+    return pull(args)
 
 
 def fast_cp(args: list[str]) -> int | None:

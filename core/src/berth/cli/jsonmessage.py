@@ -94,6 +94,14 @@ def error_of(message: Mapping[str, Any]) -> str | None:
     return None
 
 
+def drain(messages: Iterable[Mapping[str, Any]]) -> None:
+    """Read a progress stream without showing it (`-q`); raise StreamError at its error."""
+    for message in messages:
+        error = error_of(message)
+        if error is not None:
+            raise StreamError(error)
+
+
 def display(
     messages: Iterable[Mapping[str, Any]],
     write: Callable[[str], None],

@@ -32,15 +32,12 @@ def _parse(name: str) -> Any:
 
 def _echo(messages: Iterable[Mapping[str, Any]], quiet: bool) -> None:
     from berth.cli.image import _echo_stream
-    from berth.cli.jsonmessage import StreamError, error_of
+    from berth.cli.jsonmessage import drain
 
-    if not quiet:
+    if quiet:
+        drain(messages)
+    else:
         _echo_stream(messages)
-        return
-    for message in messages:
-        error = error_of(message)
-        if error is not None:
-            raise StreamError(error)
 
 
 def pull_reference(state: CliState, name: str, *, all_tags: bool = False, platform: str = "",

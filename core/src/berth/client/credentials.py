@@ -4,35 +4,44 @@ berth writes ``~/.berth/config.json`` (``$BERTH_CONFIG`` names another directory
 then Docker's (``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``), so a ``docker
 login`` is honoured too. ``credsStore`` / ``credHelpers`` name ``docker-credential-<helper>``
 programs that keep the secrets instead of the file. Docker Hub's key is
-``https://index.docker.io/v1/``. Standard library only: the client stays light.
+``https://index.docker.io/v1/``. Standard library only, and what only a login, a logout or
+a credential helper needs is imported when it is used: `pull` looks credentials up on the
+lean client path.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import subprocess
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
+from berth.client import jsonlite
 from berth.client.errors import ClientError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 HUB_SERVER = "https://index.docker.io/v1/"
 HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", HUB_SERVER})
 TOKEN_USER = "<token>"
 
 
+def _config_file(variable: str, default: str) -> str:
+    directory = os.environ.get(variable) or os.path.join(os.path.expanduser("~"), default)
+    return os.path.join(directory, "config.json")
+
+
 def berth_config_path() -> Path:
-    directory = os.environ.get("BERTH_CONFIG") or str(Path.home() / ".berth")
-    return Path(directory) / "config.json"
+    from pathlib import Path
+
+    return Path(_config_file("BERTH_CONFIG", ".berth"))
 
 
 def docker_config_path() -> Path:
-    directory = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
-    return Path(directory) / "config.json"
+    from pathlib import Path
+
+    return Path(_config_file("DOCKER_CONFIG", ".docker"))
 
 
 def server_key(registry: str) -> str:
@@ -45,9 +54,10 @@ def server_key(registry: str) -> str:
     return text.split("/", 1)[0]
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: str | Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        with open(path, encoding="utf-8") as handle:
+            data = jsonlite.loads(handle.read())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -56,6 +66,9 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _write(path: Path, data: Mapping[str, Any]) -> None:
+    import json
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
     try:
@@ -67,7 +80,8 @@ def _write(path: Path, data: Mapping[str, Any]) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         raise
 
 
@@ -80,6 +94,8 @@ def _helper_of(config: Mapping[str, Any], key: str) -> str:
 
 
 def _run_helper(helper: str, action: str, payload: str) -> str:
+    import subprocess
+
     program = f"docker-credential-{helper}"
     try:
         done = subprocess.run(
@@ -106,7 +122,9 @@ def _from_entry(entry: Any, key: str) -> dict[str, str] | None:
     packed = entry.get("auth")
     if isinstance(packed, str) and packed:
         try:
-            user, _, password = base64.b64decode(packed).decode().partition(":")
+            import binascii
+
+            user, _, password = binascii.a2b_base64(packed).decode().partition(":")
         except ValueError:
             return None
         found["username"], found["password"] = user, password
@@ -123,7 +141,7 @@ def _lookup_in(config: Mapping[str, Any], key: str) -> dict[str, str] | None:
         if not out.strip():
             return None
         try:
-            data = json.loads(out)
+            data = jsonlite.loads(out)
         except ValueError:
             raise ClientError(
                 f"credential helper docker-credential-{helper} sent no JSON"
@@ -146,7 +164,7 @@ def _lookup_in(config: Mapping[str, Any], key: str) -> dict[str, str] | None:
 def lookup(registry: str) -> dict[str, str] | None:
     """The stored credentials for ``registry`` (berth's file first, then Docker's)."""
     key = server_key(registry)
-    for path in (berth_config_path(), docker_config_path()):
+    for path in (_config_file("BERTH_CONFIG", ".berth"), _config_file("DOCKER_CONFIG", ".docker")):
         found = _lookup_in(_read(path), key)
         if found is not None:
             return found
@@ -155,6 +173,9 @@ def lookup(registry: str) -> dict[str, str] | None:
 
 def store(registry: str, username: str, password: str) -> Path:
     """Remember a login in berth's config.json (or its credential helper); return the file."""
+    import base64
+    import json
+
     key = server_key(registry)
     path = berth_config_path()
     config = _read(path)
@@ -192,4 +213,7 @@ def erase(registry: str) -> bool:
 
 def header_value(auth: Mapping[str, str] | None) -> str:
     """The ``X-Registry-Auth`` header for ``auth`` (base64url JSON; ``{}`` when none)."""
-    return base64.urlsafe_b64encode(json.dumps(dict(auth or {})).encode()).decode()
+    import binascii
+
+    text = jsonlite.dumps(dict(auth or {})).encode()
+    return binascii.b2a_base64(text, newline=False).decode().replace("+", "-").replace("/", "_")

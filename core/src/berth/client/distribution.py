@@ -1,16 +1,21 @@
-"""Registry calls of the API: pull (``POST /images/create?fromImage=``), push, login."""
+"""Registry calls of the API: pull (``POST /images/create?fromImage=``), push, login.
+
+Light at import (no `typing`, `json` or `re`): `berth pull` runs on the lean client path.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
-
-from berth.client.api import APIClient
 from berth.client.credentials import header_value
 from berth.client.errors import ProtocolError
-from berth.client.images import image_path
 
-JSONObject = dict[str, Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+    from berth.client.api import APIClient
+
+    JSONObject = dict[str, Any]
 
 
 def _objects(values: Iterator[Any], what: str) -> Iterator[JSONObject]:
@@ -38,6 +43,8 @@ def pull_image(
 def push_image(
     api: APIClient, name: str, tag: str, *, auth: Mapping[str, str] | None = None
 ) -> Iterator[JSONObject]:
+    from berth.client.images import image_path
+
     query = {"tag": tag or None}
     headers = {"X-Registry-Auth": header_value(auth)}
     path = image_path(name, "push")

@@ -43,6 +43,22 @@ def is_plain_valid(text: str) -> bool:
     )
 
 
+def normalized(text: str) -> tuple[str, str]:
+    """(full name, tag) of a reference ``is_plain_valid`` accepted, as Docker normalizes it:
+    ``app`` is ``docker.io/library/app``, ``latest`` the default tag."""
+    slash = text.rfind("/")
+    colon = text.rfind(":")
+    name, tag = (text[:colon], text[colon + 1 :]) if colon > slash else (text, "latest")
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        domain = "docker.io" if first == "index.docker.io" else first
+    else:
+        domain, rest = "docker.io", name
+    if domain == "docker.io" and "/" not in rest:
+        rest = f"library/{rest}"
+    return f"{domain}/{rest}", tag
+
+
 def _is_tag(tag: str) -> bool:
     return 0 < len(tag) <= TAG_MAX and tag[0] in _TAG_FIRST and set(tag) <= _TAG_CHARS
 
