@@ -1,8 +1,9 @@
 """Compression of layers and archives: detected by magic bytes, decompressed as a stream.
 
-gzip goes through isal (``igzip_threaded``: inflating in a second thread, about twice zlib's
-speed), zstd through ``zstandard``; bzip2 and xz (which ``docker import`` also accepts)
-through the standard library.
+gzip goes through isal (about twice zlib's speed), inflating in a second thread unless the
+caller already has every core busy (a pull's unpacking processes), zstd through
+``zstandard``; bzip2 and xz (which ``docker import`` also accepts) through the standard
+library.
 """
 
 from __future__ import annotations
@@ -41,17 +42,24 @@ def sniff(raw: BinaryIO) -> tuple[str, BinaryIO]:
     return detect(head), cast(BinaryIO, PrefixedReader(head, raw))
 
 
-def decompressed(raw: BinaryIO, what: str) -> tuple[BinaryIO, str]:
+def decompressed(raw: BinaryIO, what: str, threaded: bool = True) -> tuple[BinaryIO, str]:
     """A reader of ``raw``'s uncompressed bytes (the caller closes it) and the compression
-    found. Decompression errors surface as InvalidContent naming ``what``."""
+    found. Decompression errors surface as InvalidContent naming ``what``. ``threaded=False``
+    inflates gzip in the caller's thread: about 15% less CPU, for callers that run several
+    at once."""
     kind, stream = sniff(raw)
     if kind == PLAIN:
         return stream, kind
-    return cast(BinaryIO, GuardedReader(_open(kind, stream), what)), kind
+    return cast(BinaryIO, GuardedReader(_open(kind, stream, threaded), what)), kind
 
 
-def _open(kind: str, stream: BinaryIO) -> BinaryIO:
+def _open(kind: str, stream: BinaryIO, threaded: bool) -> BinaryIO:
     if kind == GZIP:
+        if not threaded:
+            from isal import igzip
+
+            opened = igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[no-untyped-call]
+            return cast(BinaryIO, opened)
         from isal import igzip_threaded
 
         opened = igzip_threaded.open(stream, "rb", threads=1)  # type: ignore[no-untyped-call]

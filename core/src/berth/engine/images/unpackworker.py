@@ -78,7 +78,9 @@ class _Incoming(Reader):
 
 def _unpack(source: Connection, answer: Connection, target: str, whiteouts: str, what: str) -> None:
     """The worker: unpack what ``source`` brings into ``target``; answer on ``answer``."""
-    plain, _ = compression.decompressed(_Incoming(source), what)  # type: ignore[arg-type]
+    incoming = _Incoming(source)
+    # the other layers' workers keep the other cores busy: no inflating thread of its own
+    plain, _ = compression.decompressed(incoming, what, threaded=False)  # type: ignore[arg-type]
     hashing = HashingReader(plain)
     try:
         size = apply_layer(
