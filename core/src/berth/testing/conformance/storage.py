@@ -47,11 +47,13 @@ from berth.plugins import (
     Change,
     ChangeKind,
     DriverKind,
+    FillsLayersApart,
     PluginContext,
     ProbeResult,
     StorageDriver,
     StorageDriverSpec,
 )
+from berth.plugins.layers import apply_layer
 from berth.testing.conformance.registration import DriverRegistrationSuite
 from berth.testing.context import make_plugin_context
 from berth.testing.layertar import (
@@ -247,16 +249,22 @@ class StorageDriverSuite(DriverRegistrationSuite):
 
     def test_apply_diff_honours_whiteouts_and_opaque_dirs(self, driver: StorageDriver) -> None:
         _, child = changes_fixture(driver)
-        assert contents(driver, child) == {
-            "keep": b"keep",
-            "modify": b"modified",
-            "new": b"new",
-            "dir": None,
-            "dir/a": b"a",
-            "dir/b": b"b",
-            "replaced": None,
-            "replaced/new": b"n",
-        }
+        assert contents(driver, child) == CHANGES_CHILD_CONTENTS
+
+    def test_a_layer_filled_apart_stacks_on_its_parent(self, driver: StorageDriver) -> None:
+        """``FillsLayersApart``: a diff unpacked straight into the directory the driver names
+        (as a pull's worker process does), whiteouts and opaque directory included, reads
+        as if ``apply_diff`` had applied it."""
+        if not isinstance(driver, FillsLayersApart):
+            pytest.skip("the driver does not fill layers apart (optional)")
+        base, child = layer_id("apart-base"), layer_id("apart-child")
+        make_layer(driver, base, None, changes_base_nodes())
+        driver.create(child, base)
+        place = driver.independent_diff_target(child, base)
+        assert place is not None, "a layer just created on its parent can be filled apart"
+        target, whiteouts = place
+        apply_layer(io.BytesIO(layer_tar(changes_child_nodes())), target, whiteouts=whiteouts)
+        assert contents(driver, child) == CHANGES_CHILD_CONTENTS
 
     def test_changes_lists_adds_modifications_and_deletions(self, driver: StorageDriver) -> None:
         base, child = changes_fixture(driver)
@@ -889,43 +897,55 @@ def chain_layer(level: int, model: dict[str, bytes | None]) -> list[Node]:
     return nodes
 
 
+def changes_base_nodes() -> list[Node]:
+    return [
+        Node.file("keep", b"keep"),
+        Node.file("modify", b"original"),
+        Node.file("delete", b"delete me"),
+        Node.dir("dir"),
+        Node.file("dir/a", b"a"),
+        Node.dir("gone"),
+        Node.file("gone/x", b"x"),
+        Node.dir("replaced"),
+        Node.file("replaced/old1", b"1"),
+        Node.file("replaced/old2", b"2"),
+    ]
+
+
+def changes_child_nodes() -> list[Node]:
+    """On top of :func:`changes_base_nodes`: modifies, adds, deletes (a file and a
+    directory), adds to a directory and replaces one (opaque)."""
+    return [
+        Node.file("modify", b"modified", mtime=MTIME + 10),
+        Node.whiteout("delete"),
+        Node.file("new", b"new"),
+        Node.dir("dir", mtime=MTIME + 10),
+        Node.file("dir/b", b"b"),
+        Node.whiteout("gone"),
+        Node.dir("replaced", mtime=MTIME + 10),
+        Node.opaque("replaced"),
+        Node.file("replaced/new", b"n"),
+    ]
+
+
+#: the child's full tree: path → content (None for a directory)
+CHANGES_CHILD_CONTENTS: dict[str, bytes | None] = {
+    "keep": b"keep",
+    "modify": b"modified",
+    "new": b"new",
+    "dir": None,
+    "dir/a": b"a",
+    "dir/b": b"b",
+    "replaced": None,
+    "replaced/new": b"n",
+}
+
+
 def changes_fixture(driver: StorageDriver) -> tuple[str, str]:
-    """A base layer and a child that modifies, adds, deletes (a file and a directory), adds to
-    a directory and replaces one (opaque); returns their IDs."""
+    """A base layer and a child (:func:`changes_child_nodes`) on it; returns their IDs."""
     base, child = layer_id("changes-base"), layer_id("changes-child")
-    make_layer(
-        driver,
-        base,
-        None,
-        [
-            Node.file("keep", b"keep"),
-            Node.file("modify", b"original"),
-            Node.file("delete", b"delete me"),
-            Node.dir("dir"),
-            Node.file("dir/a", b"a"),
-            Node.dir("gone"),
-            Node.file("gone/x", b"x"),
-            Node.dir("replaced"),
-            Node.file("replaced/old1", b"1"),
-            Node.file("replaced/old2", b"2"),
-        ],
-    )
-    make_layer(
-        driver,
-        child,
-        base,
-        [
-            Node.file("modify", b"modified", mtime=MTIME + 10),
-            Node.whiteout("delete"),
-            Node.file("new", b"new"),
-            Node.dir("dir", mtime=MTIME + 10),
-            Node.file("dir/b", b"b"),
-            Node.whiteout("gone"),
-            Node.dir("replaced", mtime=MTIME + 10),
-            Node.opaque("replaced"),
-            Node.file("replaced/new", b"n"),
-        ],
-    )
+    make_layer(driver, base, None, changes_base_nodes())
+    make_layer(driver, child, base, changes_child_nodes())
     return base, child
 
 
