@@ -168,3 +168,29 @@ def test_a_disk_that_fills_while_layers_unpack_at_once(registry: LocalRegistry) 
         daemon.stop()
         subprocess.run(["umount", "-l", str(daemon.data_root)], check=False)
         daemon.cleanup()
+
+
+def test_download_slots_are_the_daemons(registry: LocalRegistry) -> None:
+    """max-concurrent-downloads bounds the daemon's downloads, as in Docker: with one slot,
+    two pulls at once (one with the same blob twice) still both finish, one layer at a time."""
+    daemon = daemon_with({"storage-driver": "overlay", "max-concurrent-downloads": 1})
+    try:
+        first = layer_tar({"one/a": b"a"})
+        upload_image(registry.url, "parallel/slot-a", "1", [big_layer(51), first, first])
+        upload_image(registry.url, "parallel/slot-b", "1", [big_layer(52), big_layer(53)])
+        pulls = [
+            subprocess.Popen(
+                [sys.executable, "-m", "berth.cli.main", "pull", "-q", ref],
+                env={**daemon.env, "BERTH_HOST": daemon.host},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for ref in (f"{registry.host}/parallel/slot-a:1", f"{registry.host}/parallel/slot-b:1")
+        ]
+        for pull in pulls:
+            _, err = pull.communicate(timeout=120)
+            assert pull.returncode == 0, err.decode()
+        assert pending_markers(daemon) == []
+        assert len(driver_layers(daemon)) == 5
+    finally:
+        stop(daemon)

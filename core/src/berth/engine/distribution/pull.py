@@ -114,12 +114,16 @@ class Puller:
         reporter: progress.Reporter,
         max_downloads: int = 3,
         log: Any = None,
+        slots: threading.Semaphore | None = None,
     ) -> None:
         self.images = images
         self.client = client
         self.reporter = reporter
         self.max_downloads = max(1, max_downloads)
         self.log = log
+        #: the daemon's download slots, shared by every pull: as in Docker,
+        #: max-concurrent-downloads bounds the daemon's downloads (and unpacking processes)
+        self.slots = slots or threading.BoundedSemaphore(self.max_downloads)
         #: where a pull's time went (seconds), logged as ``pull.finished``
         self.timings: dict[str, float] = {}
         self._timing_lock = threading.Lock()
@@ -371,6 +375,7 @@ class Puller:
         began = time.monotonic()
         try:
             with (
+                self.slots,
                 self.client.open_blob(remote, layer.digest, auth) as stream,
                 blobs.writer(layer.digest, layer.size, what) as writer,
             ):
@@ -413,6 +418,7 @@ class Puller:
 
         try:
             with (
+                self.slots,
                 self.client.open_blob(remote, layer.digest, auth) as stream,
                 self.images.blobs.writer(layer.digest, layer.size, what) as writer,
             ):

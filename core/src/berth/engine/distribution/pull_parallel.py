@@ -156,15 +156,28 @@ def _one(
     cancel: threading.Event,
     earlier: Future[tuple[int, str]] | None,
 ) -> tuple[int, str]:
+    protect(slot.layer.digest)
+    if earlier is not None:
+        earlier.result()  # (before taking a slot: the earlier layer may need it)
+    with puller.slots:
+        return _download_and_unpack(puller, remote, slot, auth, cancel)
+
+
+def _download_and_unpack(
+    puller: Puller,
+    remote: ResolvedReference,
+    slot: _Slot,
+    auth: Mapping[str, str] | None,
+    cancel: threading.Event,
+) -> tuple[int, str]:
+    if cancel.is_set():  # another layer failed while this one waited for a slot
+        raise Cancelled()
     layer = slot.layer
     ident = progress.short(layer.digest)
     blobs = puller.images.blobs
-    protect(layer.digest)
     began = time.monotonic()
     job = UnpackJob(slot.target, slot.whiteouts, f"layer {layer.digest}")
     try:
-        if earlier is not None:
-            earlier.result()
         if blobs.exists(layer.digest):
             with blobs.open(layer.digest) as handle:
                 while chunk := handle.read(CHUNK):

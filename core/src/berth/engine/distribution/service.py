@@ -53,6 +53,10 @@ class DistributionService:
         self.log = log
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        # Docker's max-concurrent-downloads is the daemon's, not each pull's
+        self._download_slots = threading.BoundedSemaphore(
+            max(1, int(config["max-concurrent-downloads"]))
+        )
 
     def _lock_for(self, name: str) -> threading.Lock:
         """One pull of a reference at a time (a second one waits and finds it stored)."""
@@ -86,6 +90,7 @@ class DistributionService:
             reporter,
             int(self.config["max-concurrent-downloads"]),
             self.log,
+            self._download_slots,
         )
         creds = authconfig.credentials(auth)
         if all_tags and ref.name_only:
