@@ -4,6 +4,7 @@ skopeo."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -53,6 +54,25 @@ def daemon_with(config: Mapping[str, Any]) -> Daemon:
         daemon.cleanup()
         raise
     return daemon
+
+
+@contextlib.contextmanager
+def daemon_on_tmpfs(config: Mapping[str, Any], size: str = "24m") -> Iterator[Daemon]:
+    """A started berthd whose data root is a tmpfs of ``size``: a disk that fills."""
+    daemon = make_daemon(config=dict(config))
+    daemon.env["BERTH_CONFIG"] = str(daemon.root / "berth-config")
+    daemon.data_root.mkdir(parents=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "berth-test-full", str(daemon.data_root)],
+        check=True,
+    )
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.stop()
+        subprocess.run(["umount", "-l", str(daemon.data_root)], check=False)
+        daemon.cleanup()
 
 
 def stop(daemon: Daemon) -> None:

@@ -19,6 +19,7 @@ from tests.e2e.conftest import berth_ok, image_listing, needs_busybox
 from tests.e2e.registries import (
     berth_ok_or_error,
     big_layer,
+    daemon_on_tmpfs,
     daemon_with,
     fails,
     inspect,
@@ -173,22 +174,10 @@ def test_a_disk_that_fills_during_a_pull(registry: LocalRegistry, rootfs_tar: Pa
     """A data root on a 24 MiB tmpfs: a layer too big to download, then one too big to
     unpack (it compresses to almost nothing) — each refused in one line, nothing left, and
     the daemon still pulls what fits."""
-    import subprocess
-
-    from tests.integration.daemon import make_daemon
-
     upload_image(registry.url, "faults/fits", "1", [rootfs_tar.read_bytes()])
     upload_image(registry.url, "faults/huge", "1", [big_layer(4) * 80])  # ~32 MB, random
     upload_image(registry.url, "faults/bomb", "1", [layer_tar({"zeros": b"\0" * 40_000_000})])
-    daemon = make_daemon(config={"storage-driver": "vfs"})
-    daemon.env["BERTH_CONFIG"] = str(daemon.root / "berth-config")
-    daemon.data_root.mkdir(parents=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "berth-test-full", str(daemon.data_root)],
-        check=True,
-    )
-    try:
-        daemon.start()
+    with daemon_on_tmpfs({"storage-driver": "vfs"}) as daemon:
         before = store_counts(daemon)
         err = berth_ok_or_error(daemon, "pull", f"{registry.host}/faults/huge:1")
         assert "No space left on device" in err, err
@@ -201,10 +190,6 @@ def test_a_disk_that_fills_during_a_pull(registry: LocalRegistry, rootfs_tar: Pa
             berth_ok(daemon, "run", "--rm", f"{registry.host}/faults/fits:1", "echo", "ok")
             == "ok\n"
         )
-    finally:
-        daemon.stop()
-        subprocess.run(["umount", "-l", str(daemon.data_root)], check=False)
-        daemon.cleanup()
 
 
 def test_push_mounts_blobs_from_the_repository_they_came_from(

@@ -23,6 +23,7 @@ from tests.e2e.conftest import berth_ok, image_listing, needs_busybox
 from tests.e2e.registries import (
     berth_ok_or_error,
     big_layer,
+    daemon_on_tmpfs,
     daemon_with,
     layer_digest,
     needs_registry,
@@ -145,29 +146,15 @@ def _wait_for(condition: Callable[[], bool], client: subprocess.Popen[bytes]) ->
 def test_a_disk_that_fills_while_layers_unpack_at_once(registry: LocalRegistry) -> None:
     """An overlay data root on a 24 MiB tmpfs: a layer that inflates past it fails the pull in
     one line (the worker's ENOSPC), and nothing is left: no driver layer, marker or blob."""
-    from tests.integration.daemon import make_daemon
-
     zeros = layer_tar({"zeros": b"\0" * 40_000_000})  # compresses to almost nothing
     upload_image(registry.url, "parallel/bomb", "1", [big_layer(31), zeros, big_layer(32)])
-    daemon = make_daemon(config={"storage-driver": "overlay"})
-    daemon.env["BERTH_CONFIG"] = str(daemon.root / "berth-config")
-    daemon.data_root.mkdir(parents=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "berth-test-full", str(daemon.data_root)],
-        check=True,
-    )
-    try:
-        daemon.start()
+    with daemon_on_tmpfs({"storage-driver": "overlay"}) as daemon:
         before = store_counts(daemon)
         err = berth_ok_or_error(daemon, "pull", f"{registry.host}/parallel/bomb:1")
         assert "No space left on device" in err, err
         assert store_counts(daemon) == before
         assert driver_layers(daemon) == set()
         assert pending_markers(daemon) == []
-    finally:
-        daemon.stop()
-        subprocess.run(["umount", "-l", str(daemon.data_root)], check=False)
-        daemon.cleanup()
 
 
 def test_download_slots_are_the_daemons(registry: LocalRegistry) -> None:

@@ -18,3 +18,7 @@ def from_registry(exc: RegistryError) -> DistributionError:
 
 class NoMatchingPlatform(BerthError):
     status = 404
+
+
+class Cancelled(Exception):
+    """Another part of the pull failed: stop this download."""

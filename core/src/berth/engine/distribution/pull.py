@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from berth.engine.distribution import progress, pull_parallel
-from berth.engine.distribution.errors import DistributionError, NoMatchingPlatform, from_registry
+from berth.engine.distribution.errors import (
+    Cancelled,
+    DistributionError,
+    NoMatchingPlatform,
+    from_registry,
+)
 from berth.engine.images import digests, manifests, mediatypes, unpackworker
 from berth.engine.images.errors import InvalidContent
 from berth.engine.images.imageconfig import ImageConfig, parse_config
@@ -39,10 +44,6 @@ ACCEPT = (
     mediatypes.DOCKER_MANIFEST,
 )
 CONFIG_LIMIT = 8 << 20
-
-
-class Cancelled(Exception):
-    """Another part of the pull failed: stop downloading."""
 
 
 @dataclass(frozen=True)
@@ -371,19 +372,38 @@ class Puller:
         if blobs.exists(layer.digest):
             self.reporter.send(progress.layer("Download complete", ident))
             return
+        with self.slots:
+            self.fetch_blob(remote, layer, auth, cancel)
+        self.reporter.send(progress.layer("Download complete", ident))
+
+    def fetch_blob(
+        self,
+        remote: ResolvedReference,
+        layer: Descriptor,
+        auth: Mapping[str, str] | None,
+        cancel: threading.Event,
+        feed: Callable[[bytes], None] | None = None,
+        sync_later: bool = False,
+    ) -> None:
+        """Download ``layer`` into the blob store (digest verified), passing each piece to
+        ``feed`` too when given; ``sync_later`` leaves the fsync to the blob store's
+        background thread (the caller waits for it before recording anything)."""
+        ident = progress.short(layer.digest)
         what = f"layer {layer.digest}"
         began = time.monotonic()
+        blobs = self.images.blobs
         try:
             with (
-                self.slots,
                 self.client.open_blob(remote, layer.digest, auth) as stream,
-                blobs.writer(layer.digest, layer.size, what) as writer,
+                blobs.writer(layer.digest, layer.size, what, sync_later=sync_later) as writer,
             ):
                 done = 0
                 while chunk := stream.read(CHUNK):
                     if cancel.is_set():
                         raise Cancelled()
                     writer.write(chunk)
+                    if feed is not None:
+                        feed(chunk)
                     done += len(chunk)
                     self.reporter.progress("Downloading", ident, done, layer.size)
                 self.reporter.send(progress.layer("Verifying Checksum", ident))
@@ -393,7 +413,6 @@ class Puller:
         except OSError as exc:
             raise DistributionError(f"{what} cannot be stored: {exc.strerror or exc}") from None
         self.add_time("download_s", time.monotonic() - began)
-        self.reporter.send(progress.layer("Download complete", ident))
 
     def _stream(
         self,

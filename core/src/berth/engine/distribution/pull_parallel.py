@@ -21,21 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.engine.distribution import progress
-from berth.engine.distribution.errors import DistributionError, from_registry
+from berth.engine.distribution.errors import Cancelled
 from berth.engine.images.errors import InvalidContent
 from berth.engine.images.imageconfig import ImageConfig
 from berth.engine.images.manifests import Descriptor
 from berth.engine.images.streams import CHUNK
 from berth.engine.images.unpackworker import UnpackJob
-from berth.plugins import FillsLayersApart, RegistryError, ResolvedReference
+from berth.plugins import FillsLayersApart, ResolvedReference
 from berth.plugins.layers.whiteouts import WhiteoutFormat
 
 if TYPE_CHECKING:
     from berth.engine.distribution.pull import Puller
-
-
-class Cancelled(Exception):
-    """Another layer failed: stop this one."""
 
 
 @dataclass(frozen=True)
@@ -184,9 +180,9 @@ def _download_and_unpack(
                     if cancel.is_set():
                         raise Cancelled()
                     job.feed(chunk)
-            puller.reporter.send(progress.layer("Download complete", ident))
         else:
-            _download(puller, remote, layer, auth, cancel, job)
+            puller.fetch_blob(remote, layer, auth, cancel, job.feed, sync_later=True)
+        puller.reporter.send(progress.layer("Download complete", ident))
         puller.reporter.send(progress.layer("Extracting", ident))
         result = job.finish()
     except BaseException:
@@ -195,38 +191,3 @@ def _download_and_unpack(
     puller.add_time("download_unpack_s", time.monotonic() - began)
     puller.add_time("unpack_cpu_s", job.cpu_seconds)
     return result
-
-
-def _download(
-    puller: Puller,
-    remote: ResolvedReference,
-    layer: Descriptor,
-    auth: Mapping[str, str] | None,
-    cancel: threading.Event,
-    job: UnpackJob,
-) -> None:
-    """Download ``layer`` into the blob store, feeding ``job`` on the way."""
-    ident = progress.short(layer.digest)
-    what = f"layer {layer.digest}"
-    began = time.monotonic()
-    try:
-        with (
-            puller.client.open_blob(remote, layer.digest, auth) as stream,
-            puller.images.blobs.writer(layer.digest, layer.size, what, sync_later=True) as writer,
-        ):
-            done = 0
-            while chunk := stream.read(CHUNK):
-                if cancel.is_set():
-                    raise Cancelled()
-                writer.write(chunk)
-                job.feed(chunk)
-                done += len(chunk)
-                puller.reporter.progress("Downloading", ident, done, layer.size)
-            puller.reporter.send(progress.layer("Verifying Checksum", ident))
-            writer.commit()
-    except RegistryError as exc:
-        raise from_registry(exc) from None
-    except OSError as exc:
-        raise DistributionError(f"{what} cannot be stored: {exc.strerror or exc}") from None
-    puller.add_time("download_s", time.monotonic() - began)
-    puller.reporter.send(progress.layer("Download complete", ident))
