@@ -18,20 +18,20 @@ def docker_accepts(text: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "app",
-        "me/app:1.0",
-        "registry:5000/team/app:latest",
-        "localhost/app",
-        "localhost:5000/a:b",
-        "Host.example/app",
-        "a__b/c-d--e.f:V_1.2-x",
-        "docker.io/library/busybox",
-        "x:" + "t" * 128,
-    ],
-)
+COMMON = [
+    "app",
+    "me/app:1.0",
+    "registry:5000/team/app:latest",
+    "localhost/app",
+    "localhost:5000/a:b",
+    "Host.example/app",
+    "a__b/c-d--e.f:V_1.2-x",
+    "docker.io/library/busybox",
+    "x:" + "t" * 128,
+]
+
+
+@pytest.mark.parametrize("text", COMMON)
 def test_common_references_pass_without_the_full_parser(text: str) -> None:
     assert is_plain_valid(text)
     assert docker_accepts(text)
@@ -79,15 +79,9 @@ def full_parser_normalizes(text: str) -> tuple[str, str]:
 @pytest.mark.parametrize(
     "text",
     [
-        "app",
-        "me/app:1.0",
-        "registry:5000/team/app:latest",
-        "localhost/app",
-        "localhost:5000/a:b",
-        "Host.example/app",
+        *COMMON,
         "index.docker.io/app",
         "index.docker.io/me/app:2",
-        "docker.io/library/busybox",
         "docker.io/busybox:1",
         "127.0.0.1:5000/bench/image:latest",
     ],
