@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +271,29 @@ def test_concurrent_pulls_of_shared_layers(berthd: Daemon, registry: LocalRegist
     a, b = inspect(berthd, refs[0]), inspect(berthd, refs[2])
     assert a["RootFS"]["Layers"][0] == b["RootFS"]["Layers"][0]
     assert berth_ok(berthd, "images", "-q", f"{registry.host}/concurrent/a").count("\n") == 1
+
+
+def test_upload_slots_are_the_daemons(registry: LocalRegistry, rootfs_tar: Path) -> None:
+    """max-concurrent-uploads bounds the daemon's uploads, as in Docker: with one slot, two
+    pushes at once both finish, and the registry has both tags."""
+    daemon = daemon_with({"max-concurrent-uploads": 1})
+    try:
+        repo = f"{registry.host}/slots/busybox"
+        import_busybox(daemon, rootfs_tar, f"{repo}:a")
+        berth_ok(daemon, "tag", f"{repo}:a", f"{registry.host}/slots/other:b")
+        pushes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "berth.cli.main", "push", ref],
+                env={**daemon.env, "BERTH_HOST": daemon.host},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for ref in (f"{repo}:a", f"{registry.host}/slots/other:b")
+        ]
+        for push in pushes:
+            _, err = push.communicate(timeout=120)
+            assert push.returncode == 0, err.decode()
+        assert json.loads(registry_tags(registry, "slots/busybox"))["tags"] == ["a"]
+        assert json.loads(registry_tags(registry, "slots/other"))["tags"] == ["b"]
+    finally:
+        stop(daemon)

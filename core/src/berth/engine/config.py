@@ -167,7 +167,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("registry-mirrors", _str_list, [], "Docker Hub mirrors"),
     Option("insecure-registries", _str_list, [], "registries reached over HTTP"),
     Option("max-concurrent-downloads", _int, 3, "parallel layer downloads, all pulls together"),
-    Option("max-concurrent-uploads", _int, 5, "parallel layer uploads per push"),
+    Option("max-concurrent-uploads", _int, 5, "parallel layer uploads, all pushes together"),
     Option("certs-dir", _str, "/etc/berth/certs.d", "registry CAs: <dir>/<host:port>/ca.crt"),
     Option("registry-timeout", _int, 30, "seconds a registry may stall before it is retried"),
     Option("default-address-pools", _address_pools, [], "pools for new networks"),

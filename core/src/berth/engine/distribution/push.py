@@ -5,6 +5,7 @@ digest on the registry is the one the image already had."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -58,11 +59,14 @@ class Pusher:
         client: RegistryClient,
         reporter: progress.Reporter,
         max_uploads: int = 5,
+        slots: threading.Semaphore | None = None,
     ) -> None:
         self.images = images
         self.client = client
         self.reporter = reporter
         self.max_uploads = max(1, max_uploads)
+        #: the daemon's upload slots, shared by every push (as Docker's max-concurrent-uploads)
+        self.slots = slots or threading.BoundedSemaphore(self.max_uploads)
 
     def targets(self, ref: Reference) -> list[Reference]:
         """The tags to push: ``ref``'s, or every tag of its repository when it has none."""
@@ -148,6 +152,17 @@ class Pusher:
         self._blob(remote, doc.config, auth, mount_from, False)
 
     def _blob(
+        self,
+        remote: ResolvedReference,
+        blob: Descriptor,
+        auth: Mapping[str, str] | None,
+        mount_from: str | None,
+        shown: bool,
+    ) -> None:
+        with self.slots:
+            self._send_blob(remote, blob, auth, mount_from, shown)
+
+    def _send_blob(
         self,
         remote: ResolvedReference,
         blob: Descriptor,

@@ -53,9 +53,12 @@ class DistributionService:
         self.log = log
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        # Docker's max-concurrent-downloads is the daemon's, not each pull's
+        # Docker's max-concurrent-downloads and -uploads are the daemon's, not each pull's
         self._download_slots = threading.BoundedSemaphore(
             max(1, int(config["max-concurrent-downloads"]))
+        )
+        self._upload_slots = threading.BoundedSemaphore(
+            max(1, int(config["max-concurrent-uploads"]))
         )
 
     def _lock_for(self, name: str) -> threading.Lock:
@@ -107,9 +110,14 @@ class DistributionService:
         if ref.digest is not None:
             raise BadParameter("cannot push a digest reference")
         reporter = progress.Reporter(emit)
-        Pusher(self.images, self.client, reporter, int(self.config["max-concurrent-uploads"])).push(
-            ref, authconfig.credentials(auth)
+        pusher = Pusher(
+            self.images,
+            self.client,
+            reporter,
+            int(self.config["max-concurrent-uploads"]),
+            self._upload_slots,
         )
+        pusher.push(ref, authconfig.credentials(auth))
 
     def login(self, auth: Mapping[str, str]) -> str:
         registry = authconfig.registry_of_server(auth.get("serveraddress", ""))
