@@ -10,6 +10,12 @@ are measured only when installed and answering (`docker info` / `podman info` su
 few seconds). A workload may need a preparation first (setups.py: images present, an archive,
 a bench berthd of its own) and a command after each run (removing what it loaded); neither is
 timed. Standard library only.
+
+`--settle SECONDS` syncs and waits after each run and its cleanup. This VM's ext4 has no
+journal: for 60 s after a delete (360 s while unsynced) every new inode in that block group
+first probes the recently freed ones, so a run that re-creates many files right after the
+last run's cleanup deleted them (`load-100mb`, `cp-100mb`) measures that probing as much as
+the engine. 65 s settles it; the table says when runs were settled.
 """
 
 from __future__ import annotations
@@ -132,13 +138,18 @@ def measure(
     warmup: int,
     env: dict[str, str] | None = None,
     after: list[str] | None = None,
+    settle: float = 0.0,
 ) -> list[float]:
-    """Wall times of the timed runs; `after` (untimed) runs after every run when given."""
+    """Wall times of the timed runs; `after` (untimed) runs after every run when given, then
+    the file system is synced and left `settle` seconds."""
     samples: list[float] = []
     for i in range(warmup + runs):
         elapsed = _run_once(argv, env)
         if after:
             _run_once(after, env)
+        if settle:
+            os.sync()
+            time.sleep(settle)
         if i >= warmup:
             samples.append(elapsed)
     return samples
@@ -151,12 +162,15 @@ def _measure_prepared(
     prepared: Prepared,
     runs: int,
     warmup: int,
+    settle: float = 0.0,
 ) -> Result:
     argv = resolve(template, prepared.values)
     after_template = workload.after_each.get(engine)
     after = resolve(after_template, prepared.values) if after_template else None
     env = {**os.environ, **prepared.env} if prepared.env else None
-    return Result(engine, argv, measure(argv, runs, warmup, env, after), prepared.note)
+    settled = f"synced and settled {settle:g} s after each run" if settle else ""
+    note = "; ".join(part for part in (prepared.note, settled) if part)
+    return Result(engine, argv, measure(argv, runs, warmup, env, after, settle), note)
 
 
 def compile_berth() -> None:
@@ -176,7 +190,11 @@ def compile_berth() -> None:
 
 
 def run_workload(
-    workload: Workload, runs: int, warmup: int, engines: list[str] | None
+    workload: Workload,
+    runs: int,
+    warmup: int,
+    engines: list[str] | None,
+    settle: float = 0.0,
 ) -> tuple[list[Result], list[Skipped]]:
     results: list[Result] = []
     skipped: list[Skipped] = []
@@ -191,7 +209,7 @@ def run_workload(
         try:
             with prepare(workload.setup, engine, argv[workload.wrapper]) as prepared:
                 results.append(
-                    _measure_prepared(workload, engine, template, prepared, runs, warmup)
+                    _measure_prepared(workload, engine, template, prepared, runs, warmup, settle)
                 )
         except (BenchError, SetupError) as exc:
             skipped.append(Skipped(engine, str(exc)))
@@ -297,6 +315,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="sync and wait this many seconds after each run (see above)",
+    )
+    parser.add_argument(
         "--engines", help="comma-separated engines to measure (default: all that run here)"
     )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
@@ -319,8 +343,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.runs < 1 or args.warmup < 0:
-        print("harness.py: -n must be at least 1 and --warmup at least 0", file=sys.stderr)
+    if args.runs < 1 or args.warmup < 0 or args.settle < 0:
+        print(
+            "harness.py: -n must be at least 1, --warmup and --settle at least 0",
+            file=sys.stderr,
+        )
         return 2
     engines = args.engines.split(",") if args.engines else None
     if engines is not None:
@@ -335,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DOCKER_CLI_HINTS", "false")
     if engines is None or any(engine.startswith("berth") for engine in engines):
         compile_berth()
-    results, skipped = run_workload(workload, args.runs, args.warmup, engines)
+    results, skipped = run_workload(workload, args.runs, args.warmup, engines, args.settle)
     data = report(workload, results, skipped, args.runs, args.warmup)
     print(json.dumps(data, indent=2) if args.json else format_table(data))
     if not results:

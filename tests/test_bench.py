@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -74,6 +75,12 @@ class TestWorkloads:
 
 
 class TestHarness:
+    def test_settle_waits_after_each_run_untimed(self, harness: ModuleType) -> None:
+        started = time.monotonic()
+        samples = harness.measure(["true"], runs=2, warmup=1, settle=0.2)
+        assert len(samples) == 2 and max(samples) < 200
+        assert time.monotonic() - started >= 0.6  # three runs, each followed by the wait
+
     def test_measure_returns_one_sample_per_timed_run(self, harness: ModuleType) -> None:
         samples = harness.measure(["true"], runs=3, warmup=1)
         assert len(samples) == 3
@@ -130,6 +137,7 @@ class TestHarness:
             (["no-such-workload"], "unknown workload 'no-such-workload'"),
             ([], "name a workload"),
             (["version", "-n", "0"], "-n must be at least 1"),
+            (["version", "--settle", "-1"], "--settle at least 0"),
             (["version", "--engines", "lxc"], "has no engine 'lxc'"),
         ],
     )
