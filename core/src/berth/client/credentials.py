@@ -38,12 +38,6 @@ def berth_config_path() -> Path:
     return Path(_config_file("BERTH_CONFIG", ".berth"))
 
 
-def docker_config_path() -> Path:
-    from pathlib import Path
-
-    return Path(_config_file("DOCKER_CONFIG", ".docker"))
-
-
 def server_key(registry: str) -> str:
     """The key a registry's credentials are stored under (Docker Hub's is a URL)."""
     text = registry.strip()

@@ -234,8 +234,6 @@ class Puller:
         started = time.monotonic()
         cpu_started = time.process_time()
         self.timings = {}
-        if pull_parallel.driver_of(self) is not None:
-            unpackworker.warm_up()
         resolved = self.resolve(ref, platform, auth)
         self.reporter.send(progress.status(f"Pulling from {ref.path}", ref.tag or ref.digest or ""))
         config = self.fetch_config(resolved, auth, platform)
@@ -305,6 +303,7 @@ class Puller:
         driver = pull_parallel.driver_of(self)
         first = present.index(False) if missing else len(layers)
         if driver is not None and missing and not any(present[first:]):
+            unpackworker.warm_up()  # (the first pull starts the workers' fork server)
             for layer in layers[first + self.max_downloads :]:
                 self.reporter.send(progress.layer("Waiting", progress.short(layer.digest)))
             args = (resolved.remote, config, list(layers), first, auth, owner, held, protect)

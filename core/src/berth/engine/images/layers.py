@@ -241,14 +241,16 @@ class LayerStore:
         try:
             self.driver.create(cache_id, parent_cache)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
+            self._unmark(cache_id)
             raise
         return cache_id
 
     def abandon(self, cache_id: str) -> None:
         """Remove a reserved driver layer that will not be recorded."""
         self._remove_driver_layer(cache_id)
+        self._unmark(cache_id)
+
+    def _unmark(self, cache_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.pending_dir / cache_id).unlink()
 
@@ -264,13 +266,19 @@ class LayerStore:
         with self._chain_lock(chain), self._lock:
             if chain in self.layers:
                 return None
-            layer = Layer(chain, diff_id, parent, size, cache_id, {owner})
-            self._save(layer)
-            self.layers[chain] = layer
-            if parent is not None:
-                self.acquire(parent, CHILD + chain)
-        with contextlib.suppress(FileNotFoundError):
-            (self.pending_dir / cache_id).unlink()
+            layer = self._add(chain, diff_id, parent, size, cache_id, owner)
+        self._unmark(cache_id)
+        return layer
+
+    def _add(
+        self, chain: str, diff_id: str, parent: str | None, size: int, cache_id: str, owner: str
+    ) -> Layer:
+        """Record the filled driver layer ``cache_id`` (the caller holds ``_lock``)."""
+        layer = Layer(chain, diff_id, parent, size, cache_id, {owner})
+        self._save(layer)
+        self.layers[chain] = layer
+        if parent is not None:
+            self.acquire(parent, CHILD + chain)
         return layer
 
     def _verify(self, blob: BinaryIO, expected: str, what: str) -> None:
@@ -297,13 +305,8 @@ class LayerStore:
         trusted: bool = False,
     ) -> Layer:
         parent_cache = self.require(parent).cache_id if parent is not None else None
-        cache_id = secrets.token_hex(32)
-        marker = self.pending_dir / cache_id
-        write_atomic(marker, (parent_cache or "").encode())
-        created = False
+        cache_id = self.reserve(parent_cache)
         try:
-            self.driver.create(cache_id, parent_cache)
-            created = True
             size, diff_id = self._apply(cache_id, parent_cache, blob, what, expected, trusted)
             if expected is not None and diff_id != expected:
                 raise InvalidContent(f"{what} has diff ID {diff_id}, not the expected {expected}")
@@ -313,19 +316,12 @@ class LayerStore:
                 if existing is not None:  # an import of a layer that is already stored
                     self._remove_driver_layer(cache_id)
                     return self.acquire(chain, owner)
-                layer = Layer(chain, diff_id, parent, size, cache_id, {owner})
-                self._save(layer)
-                self.layers[chain] = layer
-                if parent is not None:
-                    self.acquire(parent, CHILD + chain)
-                return layer
+                return self._add(chain, diff_id, parent, size, cache_id, owner)
         except BaseException:
-            if created:
-                self._remove_driver_layer(cache_id)
+            self._remove_driver_layer(cache_id)
             raise
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
+            self._unmark(cache_id)
 
     def _apply(
         self,
